@@ -1,0 +1,22 @@
+"""Shared test configuration: the Chromium to use, and the fixture modules of each area."""
+
+from __future__ import annotations
+
+import pytest
+
+from bots.browser import find_chromium
+
+# Each area keeps its fixtures in its own module; list them here.
+pytest_plugins = [
+    "tests.fixtures_sandbox",
+    "tests.fixtures_mail",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Use Playwright's bundled Chromium when installed, else the system one (Debian's chromium)."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip("no Chromium available (run scripts/setup)")
+    return {**browser_type_launch_args, "executable_path": executable, "args": ["--disable-gpu"]}

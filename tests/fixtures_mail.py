@@ -1,0 +1,1 @@
+"""IMAP server fixtures (filled in by the mail work)."""

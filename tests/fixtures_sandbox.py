@@ -1,0 +1,1 @@
+"""Sandbox fixtures (filled in by the sandbox core)."""
