@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bots.browser import find_chromium
 
-# Each area keeps its fixtures in its own module; list them here.
-pytest_plugins = [
-    "tests.fixtures_sandbox",
-    "tests.fixtures_mail",
-]
+# Each area keeps its fixtures in its own tests/fixtures_<area>.py; all of them are loaded.
+pytest_plugins = sorted(f"tests.{path.stem}" for path in Path(__file__).parent.glob("fixtures_*.py"))
 
 
 @pytest.fixture(scope="session")
