@@ -21,19 +21,19 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from sandbox import demo
+from sandbox.demo import DEMO_NIT, demo_client
 from sandbox.mail import ImapMailSink, ImapServer
 from sandbox.server import SandboxServer
 from sandbox.world import SandboxClient, World
-from tests.fixtures_sandbox import DEMO_NIT, demo_client
 
 REPO = Path(__file__).resolve().parent.parent
-MAILBOX_PASSWORD = "buzon-sandbox-1"
+MAILBOX_PASSWORD = demo.MAILBOX_PASSWORD
 
 
 @dataclass
@@ -52,42 +52,6 @@ class FlowResult:
         return [e for e in self.log if e.get("event") == name]
 
 
-def toml_dumps(tables: dict[str, Any]) -> str:
-    """A small TOML writer for the clients and secrets files (strings, numbers, dates, lists, tables)."""
-
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return repr(v)
-        if isinstance(v, datetime | date):
-            return v.isoformat()
-        if isinstance(v, list | tuple):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return json.dumps(str(v), ensure_ascii=False)
-
-    def table(prefix: str, data: dict[str, Any], header: str) -> list[str]:
-        lines = [header] if header else []
-        nested = []
-        for k, v in data.items():
-            if isinstance(v, dict):
-                nested.append((k, v))
-            elif v is not None:
-                lines.append(f"{k} = {value(v)}")
-        for k, v in nested:
-            lines += ["", *table(f"{prefix}.{k}", v, f"[{prefix}.{k}]")]
-        return lines
-
-    out: list[str] = []
-    for key, data in tables.items():
-        if isinstance(data, list):  # array of tables, e.g. [[cliente]]
-            for item in data:
-                out += ["", *table(key, item, f"[[{key}]]")]
-        else:
-            out += ["", *table(json.dumps(key), data, f"[{json.dumps(key)}]")]
-    return "\n".join(out).lstrip() + "\n"
-
-
 class RobotEnv:
     """A sandbox, an IMAP server and the files that point the robot at them."""
 
@@ -104,18 +68,7 @@ class RobotEnv:
         self.profiles: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, str]] = {}
         self.env = {
-            "DIAN_HABILITACION_URL": world.base_url("habilitacion"),
-            "DIAN_PRODUCCION_URL": world.base_url("produccion"),
-            "DIAN_MUISCA_URL": world.base_url("muisca"),
-            "DIAN_EXTRA_ALLOWED_HOSTS": ",".join(
-                f"{getattr(world.hosts, p)}:{world.port}" for p in ("habilitacion", "produccion")
-            ),
-            "DIAN_CLIENTS_FILE": str(self.clients_file),
-            "DIAN_SECRETS_FILE": str(self.secrets_file),
-            "DIAN_USE_KEYRING": "false",
-            "DIAN_ARTIFACTS_DIR": str(self.artifacts_dir),
-            "DIAN_OUTPUT_DIR": str(self.output_dir),
-            "DIAN_PROFILES_DIR": str(root / "profiles"),
+            **demo.robot_settings(world, self.clients_file, self.secrets_file, root),
             "DIAN_LOG_FORMAT": "json",
             "DIAN_LOG_LEVEL": "INFO",
             "DIAN_HEADLESS": "true",
@@ -139,45 +92,15 @@ class RobotEnv:
         for address in {client.email_rut, client.key_mailbox}:
             if address.lower() not in self.imap.accounts:
                 self.imap.add_account(address, MAILBOX_PASSWORD)
-        mailbox = {
-            "host": self.imap.host,
-            "puerto": self.imap.port,
-            "tls": "ninguno",
-            "usuario": client.email_rut.lower(),
-            "autenticacion": "password",
-            "carpetas": ["INBOX", "Junk"],
-        }
-        data: dict[str, Any] = {
-            "nit": nit,
-            "razon_social": client.razon_social,
-            "tipo_ingreso": client.login_type,
-            "correo_recepcion": f"recepcion+{nit}@empresa-demo.test",
-            "representante": {"tipo_documento": "cedula_ciudadania", "numero_documento": client.rep_id_number},
-            "buzon_token": mailbox,
-            "software": {"proveedor": "CADENA S. A.", "nombre": "890930534efacturacadena"},
-            "muisca": {
-                "tipo_documento": "cedula_ciudadania",
-                "numero_documento": client.muisca_user_doc or client.rep_id_number,
-                "acepta_tratamiento_datos": True,
-            },
-        }
-        if client.key_mailbox.lower() != client.email_rut.lower():
-            data["buzon_clave_dinamica"] = {**mailbox, "usuario": client.key_mailbox.lower()}
+        data = demo.robot_profile(client, self.imap.host, self.imap.port)
         _merge(data, profile or {})
         self.profiles[nit] = data
-        self.secrets[nit] = {
-            "muisca_password": client.muisca_password,
-            "firma_password": client.firma_password,
-            "buzon_token_password": MAILBOX_PASSWORD,
-            "buzon_clave_dinamica_password": MAILBOX_PASSWORD,
-        }
+        self.secrets[nit] = demo.robot_secrets(client)
         self.write_files()
         return client
 
     def write_files(self) -> None:
-        self.clients_file.write_text(toml_dumps({"cliente": list(self.profiles.values())}), encoding="utf-8")
-        self.secrets_file.write_text(toml_dumps(self.secrets), encoding="utf-8")
-        self.secrets_file.chmod(0o600)
+        demo.write_robot_files(self.clients_file, self.secrets_file, list(self.profiles.values()), self.secrets)
 
     # -- running flows ---------------------------------------------------------------------------
     def run(self, flow: str, *args: str, timeout: float = 180, env: dict[str, str] | None = None) -> FlowResult:

@@ -8,30 +8,17 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from sandbox import demo
 from sandbox.app import create_app
 from sandbox.server import SandboxServer
 from sandbox.world import SandboxClient, World
 
-DEMO_NIT = "900123456"
+DEMO_NIT = demo.DEMO_NIT
 
 
 def demo_client(nit: str = DEMO_NIT, **overrides: object) -> SandboxClient:
     """A client company with the recordings' placeholder data (NIT 900123456-8)."""
-    from bots.validation import nit_check_digit
-
-    values: dict[str, object] = {
-        "nit": nit,
-        "dv": nit_check_digit(nit),
-        "razon_social": "EMPRESA DEMO S.A.S.",
-        "rep_id_number": "1020304050",
-        "email_rut": f"facturacion+{nit}@empresa-demo.test",
-        "nombre_usuario": "USUARIO DEMO",
-        "muisca_user_doc": "1020304050",
-        "muisca_password": "Muisca-Clave-1",
-        "firma_password": "Firma-Clave-1",
-    }
-    values.update(overrides)
-    return SandboxClient(**values)  # type: ignore[arg-type]
+    return demo.demo_client(nit, **overrides)
 
 
 @pytest.fixture
