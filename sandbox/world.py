@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -75,9 +76,11 @@ class Resolution:
 
     @property
     def valid_until(self) -> datetime:
+        """Last day of validity: issue date plus `vigencia_meses`, minus one day (22/03/2026 → 21/03/2028)."""
         month = self.issued_at.month - 1 + self.vigencia_meses
         year = self.issued_at.year + month // 12
-        return self.issued_at.replace(year=year, month=month % 12 + 1, day=min(self.issued_at.day, 28))
+        day = min(self.issued_at.day, calendar.monthrange(year, month % 12 + 1)[1])
+        return self.issued_at.replace(year=year, month=month % 12 + 1, day=day) - timedelta(days=1)
 
 
 @dataclass
