@@ -1,0 +1,221 @@
+"""The entry point every flow shares: logging, run id, error → exit code, summary and JSON result.
+
+A flow module ends with::
+
+    def main() -> Outcome:
+        args = build_parser().parse_args()      # the flow parses its own arguments
+        ...
+        return Outcome.ok("Prefijo SETP asociado", prefijo="SETP")
+
+    if __name__ == "__main__":
+        run_flow(main)
+
+``run_flow`` configures logging from the settings, binds a new run id, calls ``main``, maps a
+``RobotError`` (or any other exception) to an ``Outcome`` and its exit code, closes the browser,
+prints a Spanish summary on stderr and, when ``--json`` is among the arguments, the ``Outcome`` as
+JSON on stdout. Add ``--json`` to the flow's parser with ``add_common_arguments(parser)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, NoReturn
+
+from pydantic import BaseModel, Field
+
+from bots.errors import BOGOTA, ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
+from bots.log import bind, configure_logging, current_context, get_logger, new_run_id, redact_text, redact_value
+
+log = get_logger(__name__)
+
+
+class Status(StrEnum):
+    """Result of a flow for one client."""
+
+    OK = "ok"
+    YA_HECHO = "ya_hecho"
+    ESPERANDO = "esperando"
+    REQUIERE_HUMANO = "requiere_humano"
+    ERROR_PORTAL = "error_portal"
+    PORTAL_CAMBIO = "portal_cambio"
+    ERROR_ENTRADA = "error_entrada"
+    ERROR = "error"
+
+
+EXIT_CODES: dict[Status, ExitCode] = {
+    Status.OK: ExitCode.OK,
+    Status.YA_HECHO: ExitCode.OK,
+    Status.ESPERANDO: ExitCode.WAITING,
+    Status.REQUIERE_HUMANO: ExitCode.NEEDS_HUMAN,
+    Status.ERROR_PORTAL: ExitCode.PORTAL,
+    Status.PORTAL_CAMBIO: ExitCode.PORTAL,
+    Status.ERROR_ENTRADA: ExitCode.INVALID_INPUT,
+    Status.ERROR: ExitCode.UNEXPECTED,
+}
+
+_LABELS = {
+    Status.OK: "LISTO",
+    Status.YA_HECHO: "YA ESTABA HECHO",
+    Status.ESPERANDO: "EN ESPERA",
+    Status.REQUIERE_HUMANO: "REQUIERE UNA PERSONA",
+    Status.ERROR_PORTAL: "ERROR DEL PORTAL",
+    Status.PORTAL_CAMBIO: "EL PORTAL CAMBIÓ",
+    Status.ERROR_ENTRADA: "DATOS DE ENTRADA INVÁLIDOS",
+    Status.ERROR: "ERROR INESPERADO",
+}
+
+
+class Outcome(BaseModel):
+    """What a flow reports: status, Spanish message, data (JSON-ready) and, when waiting, ``retry_at``."""
+
+    status: Status
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    retry_at: datetime | None = None
+    client: str | None = None
+    step: str | None = None
+    selector: str | None = None
+    dian_text: str | None = None
+    retryable: bool = False
+    artifacts: str | None = None
+    run_id: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return int(EXIT_CODES[self.status])
+
+    @classmethod
+    def ok(cls, message: str, **data: Any) -> Outcome:
+        """Done now."""
+        return cls(status=Status.OK, message=message, data=data)
+
+    @classmethod
+    def ya_hecho(cls, message: str, **data: Any) -> Outcome:
+        """Nothing to do: DIAN already shows the expected state (exit 0)."""
+        return cls(status=Status.YA_HECHO, message=message, data=data)
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> Outcome:
+        """The outcome of an exception leaving a flow (``RobotError`` or unexpected)."""
+        if not isinstance(exc, RobotError):
+            text = redact_text(str(exc)).splitlines()[0][:300] if str(exc) else ""
+            return cls(status=Status.ERROR, message=f"Error inesperado: {type(exc).__name__}: {text}".rstrip(": "))
+        data: dict[str, Any] = {}
+        if isinstance(exc, NeedsHuman) and exc.reason:
+            data["reason"] = exc.reason
+        if isinstance(exc, PortalChanged):
+            data["page_path"] = str(exc.page_path) if exc.page_path else None
+            data["screenshot_path"] = str(exc.screenshot_path) if exc.screenshot_path else None
+        return cls(
+            status=Status(exc.status),
+            message=exc.message,
+            data=data,
+            retry_at=exc.retry_at if isinstance(exc, Waiting) else None,
+            client=exc.client,
+            step=exc.step,
+            selector=exc.selector,
+            dian_text=exc.dian_text,
+            retryable=exc.retryable,
+            artifacts=str(exc.artifacts) if exc.artifacts else None,
+        )
+
+    def summary(self) -> str:
+        """Spanish lines for the operator."""
+        where = " · ".join(p for p in (self.client, self.step) if p)
+        lines = [f"{_LABELS[self.status]}{f' [{where}]' if where else ''}: {self.message}"]
+        if self.selector:
+            lines.append(f"  Elemento: {self.selector}")
+        if self.dian_text:
+            lines.append(f'  La DIAN dice: "{self.dian_text}"')
+        if self.retry_at:
+            local = self.retry_at.astimezone(BOGOTA)
+            lines.append(f"  Volver a intentar después de: {local:%Y-%m-%d %H:%M} (hora de Colombia)")
+        if self.artifacts:
+            lines.append(f"  Evidencia de la falla: {self.artifacts}")
+        if self.data.get("page_path"):
+            lines.append(f"  Página guardada: {self.data['page_path']}")
+        if self.run_id:
+            lines.append(f"  Ejecución: {self.run_id}")
+        return redact_text("\n".join(lines), key_values=False)
+
+    def to_json(self) -> str:
+        """The outcome as one JSON object (redacted), with ``exit_code``."""
+        payload = self.model_dump(mode="json")
+        payload["data"] = redact_value(payload["data"])
+        payload["message"] = redact_text(payload["message"], key_values=False)
+        if self.retry_at:
+            payload["retry_at"] = self.retry_at.astimezone(UTC).isoformat()
+        payload["exit_code"] = self.exit_code
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the options ``run_flow`` understands (``--json``) to a flow's parser."""
+    parser.add_argument("--json", action="store_true", help="imprime el resultado como JSON en la salida estándar")
+    return parser
+
+
+def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
+    """Run ``main`` with logging, a run id and error mapping; return the ``Outcome`` (no exit).
+
+    The batch and tests use this; ``run_flow`` adds printing and the exit code.
+    """
+    from bots import retry
+    from bots.config import load_settings
+
+    run_id = current_context().get("run_id") or new_run_id()
+    try:
+        settings = settings or load_settings()
+        configure_logging(settings)
+        retry.configure(settings.read_attempts, settings.read_backoff_max_s)
+    except InvalidInput as exc:
+        configure_logging()
+        outcome = Outcome.from_exception(exc)
+        outcome.run_id = run_id
+        return outcome
+
+    bind(run_id=run_id)
+    try:
+        result = main()
+        outcome = result if isinstance(result, Outcome) else Outcome.ok("Terminado.")
+        log.info("resultado", status=outcome.status.value, message=outcome.message)
+    except RobotError as exc:
+        exc.fill_context(client=current_context().get("client"), step=current_context().get("step"))
+        outcome = Outcome.from_exception(exc)
+        log.warning("resultado", status=outcome.status.value, error=str(exc))
+    except KeyboardInterrupt:
+        outcome = Outcome(status=Status.ERROR, message="Interrumpido por el operador.")
+        log.warning("interrumpido")
+    except Exception as exc:
+        log.exception("error inesperado")
+        outcome = Outcome.from_exception(exc)
+    finally:
+        _close_browser()
+    outcome.run_id = outcome.run_id or run_id
+    outcome.client = outcome.client or current_context().get("client")
+    return outcome
+
+
+def run_flow(main: Callable[[], Outcome | None], *, settings: Any = None) -> NoReturn:
+    """Run a flow as a command: summary on stderr, JSON on stdout with ``--json``, exit code."""
+    want_json = "--json" in sys.argv[1:]
+    outcome = run(main, settings=settings)
+    print(outcome.summary(), file=sys.stderr)
+    if want_json:
+        print(outcome.to_json())
+    sys.stdout.flush()
+    sys.exit(outcome.exit_code)
+
+
+def _close_browser() -> None:
+    browser = sys.modules.get("bots.browser")  # never import Playwright just to close nothing
+    if browser is not None:
+        try:
+            browser.shutdown()
+        except Exception as exc:
+            log.warning("no se pudo cerrar el navegador", error=type(exc).__name__)
