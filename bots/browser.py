@@ -29,6 +29,7 @@ token links. On success the trace is discarded unless ``DIAN_KEEP_TRACE=true``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
@@ -128,7 +129,6 @@ class ClientRun:
         self.page = page
         self.settings = settings
         self.artifacts_path: Path | None = None
-        self._failed_step: str | None = None
         self._scope = artifacts.ArtifactScope(base=settings.artifacts_dir, run_id=run_id, client=client)
 
     @contextmanager
@@ -138,8 +138,12 @@ class ClientRun:
             log.info("paso", step=name)
             try:
                 yield
-            except Exception:
-                self._failed_step = self._failed_step or name
+            except Exception as exc:
+                # Remember the innermost step on the exception itself: a failure the caller
+                # handles must not name the artifacts of a later, different failure.
+                if getattr(exc, "robot_step", None) is None:
+                    with contextlib.suppress(AttributeError):
+                        exc.robot_step = name  # type: ignore[attr-defined]
                 raise
 
     def mask(self, *locators: Locator) -> None:
@@ -335,7 +339,7 @@ class Robot:
             try:
                 yield run
             except Exception as exc:
-                failed_step = run._failed_step or current_context().get("step") or step or "general"
+                failed_step = getattr(exc, "robot_step", None) or current_context().get("step") or step or "general"
                 if isinstance(exc, RobotError):
                     exc.fill_context(client=nit, step=failed_step)
                 if isinstance(exc, Waiting | InvalidInput):

@@ -1,0 +1,285 @@
+"""``CatalogoSession``: the token login every catalogue flow uses (habilitación and production).
+
+    session = CatalogoSession(run, client, "produccion", settings, watchers)
+    session.login()                          # full token login (below)
+    page = session.goto("/Software/AddNumberRange")   # idempotent GET, re-login once if signed out
+    session.ensure_logged_in()               # after a click that may land on /User/Login
+    session.relogin("Registrar cierra la sesión")      # explicit new login
+
+The token login, as a person does it:
+
+1. ``/User/Login`` → "Empresa" (or "Persona", per ``client.tipo_ingreso``) → "Representante legal",
+   the representative's id type (by its text), number, and the NIT WITHOUT DV.
+2. Wait until Cloudflare Turnstile passes by itself (never clicked); an interactive challenge is
+   ``NeedsHuman(captcha)`` in a headless run, or waits for the operator in a headed one.
+3. The mailbox watermark is taken (``MailWatchers.expect``) BEFORE the single click on "Entrar" (each
+   click mails a new token and voids the previous link). DIAN answers with S-03 ("El acceso estará
+   disponible por 60 minutos.") or a refusal, classified by ``login.classify_refusal``.
+4. Wait for the "Token Acceso DIAN" mail up to ``settings.token_mail_timeout_s``. Accepted only when
+   sent by a ``dian.gov.co`` address, not dated before the request, with a ``/User/AuthToken`` link
+   on this portal's host (``settings.allowed_hosts``) whose ``rk`` is the client's NIT. Older mails,
+   other clients' tokens, look-alike hosts and other senders are ignored.
+5. Open the link ONCE in the same context (it is a registered secret: redacted everywhere). If DIAN
+   answers with the login page ("Token expirado…") for a link that fresh, something opened it first:
+   ``NeedsHuman(escaner_enlaces)`` — a new token would be eaten the same way, so none is requested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from playwright.sync_api import Error as PlaywrightError
+
+from bots.errors import NeedsHuman, PortalError
+from bots.locators import Locators
+from bots.log import current_context, get_logger, redact_text, register_secret
+from bots.mail import MailboxUnavailable, MailTimeout, TokenLink, token_matcher
+from bots.portals.catalogo import FAMILY
+from bots.portals.catalogo.login import (
+    CompanyLoginPage,
+    LoginLanding,
+    PersonLoginPage,
+    TokenSentPage,
+    classify_refusal,
+)
+from bots.retry import navigate
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from bots.browser import ClientRun
+    from bots.config import Client, Settings
+    from bots.mail import MailboxAccess, MailWatchers
+
+__all__ = ["LOGIN_PATH", "CatalogoSession"]
+
+log = get_logger(__name__)
+
+LOGIN_PATH = "/User/Login"
+#: Domain of DIAN's senders (the sending mailbox rotates among several: research §2.5).
+DIAN_MAIL_DOMAIN = "dian.gov.co"
+#: A token mail dated this long before the request is an old one (clock differences allowed for).
+MAIL_CLOCK_SKEW = timedelta(minutes=10)
+
+CataloguePortal = Literal["habilitacion", "produccion"]
+
+
+class CatalogoSession:
+    """A client's signed-in session on one catalogue host (habilitación or production)."""
+
+    def __init__(
+        self,
+        run: ClientRun,
+        client: Client,
+        portal: CataloguePortal,
+        settings: Settings,
+        watchers: MailWatchers,
+        *,
+        mailbox: MailboxAccess | None = None,
+        locators: Locators | None = None,
+    ) -> None:
+        if portal not in ("habilitacion", "produccion"):
+            raise ValueError(f"not a catalogue portal: {portal!r}")
+        self.run = run
+        self.client = client
+        self.portal: CataloguePortal = portal
+        self.settings = settings
+        self.watchers = watchers
+        self.base_url = settings.portal_url(portal)
+        parts = urlsplit(self.base_url)
+        self.host = parts.netloc.lower()
+        self._hostname = (parts.hostname or "").lower()
+        self.locators = locators or Locators(FAMILY, settings=settings)
+        self._mailbox = mailbox
+        self._relogin_steps: set[str] = set()
+        #: Successful logins and "Entrar" clicks of this session (each click mails a token).
+        self.logins = 0
+        self.token_requests = 0
+
+    # --- public API ------------------------------------------------------------------------------
+
+    @property
+    def page(self) -> Page:
+        return self.run.page
+
+    @property
+    def mailbox(self) -> MailboxAccess:
+        """Where the client's token mail arrives (password resolved on first use)."""
+        if self._mailbox is None:
+            self._mailbox = self.client.buzon_token.access(self.settings)
+        return self._mailbox
+
+    def url(self, path: str) -> str:
+        """Absolute URL of a path on this portal."""
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def login(self) -> None:
+        """The full token login (see the module docstring). Requests ONE token."""
+        with self.run.step("ingreso"):
+            self._login()
+
+    def relogin(self, reason: str) -> None:
+        """An explicit new login (e.g. after "Registrar", which signs the user out)."""
+        log.info("nuevo ingreso", reason=reason, portal=self.portal)
+        self.login()
+
+    def lost(self) -> bool:
+        """True when the page shows DIAN's login (``/User/Login``): the session is gone."""
+        parts = urlsplit(self.page.url)
+        return parts.netloc.lower() == self.host and parts.path.lower().startswith(LOGIN_PATH.lower())
+
+    def ensure_logged_in(self) -> None:
+        """If DIAN sent the page to ``/User/Login``, log in again (new token), at most ONCE per step.
+
+        A second loss within the same step is a ``PortalError`` (retryable). After a re-login the
+        page is DIAN's home: navigate again to where you were (``goto``).
+        """
+        if not self.lost():
+            return
+        step = str(current_context().get("step") or "general")
+        if step in self._relogin_steps:
+            raise PortalError(
+                "La DIAN volvió a cerrar la sesión en el mismo paso después de un nuevo ingreso; se detiene "
+                "para no pedir más tokens. Vuelva a intentar más tarde",
+                retryable=True,
+            )
+        self._relogin_steps.add(step)
+        log.warning("sesión perdida: nuevo ingreso con otro token", step=step, portal=self.portal)
+        self.login()
+
+    def goto(self, path: str) -> Page:
+        """Open a page of this portal (idempotent GET, retried on transient failures), then make
+        sure the session is still there (one re-login per step, then the page again)."""
+        url = self.url(path)
+        navigate(self.page, url)
+        if self.lost():
+            self.ensure_logged_in()
+            navigate(self.page, url)
+            if self.lost():
+                raise PortalError(
+                    f"La DIAN no mantiene la sesión: {path} lleva otra vez al ingreso", retryable=True
+                )
+        return self.page
+
+    # --- the token login ---------------------------------------------------------------------------
+
+    def _login(self) -> None:
+        page = self.page
+        navigate(page, self.url(LOGIN_PATH))
+        landing = LoginLanding.recognise(page, self.locators)
+        representative = self.client.representante
+        id_type = representative.id_type
+        form: CompanyLoginPage | PersonLoginPage
+        if self.client.tipo_ingreso == "persona":
+            form = landing.open_person_login()
+            form.choose_id_type(id_type.label, code=id_type.catalogo)
+            form.fill_document(representative.numero_documento)
+        else:
+            form = landing.open_company_login()
+            form.choose_legal_representative()
+            form.choose_id_type(id_type.label, code=id_type.catalogo)
+            form.fill_representative(representative.numero_documento)
+            form.fill_company_nit(self.client.nit)  # base NIT: Client.nit never carries the DV
+        form.wait_for_turnstile(operator_present=not self.settings.is_headless)
+        link = self._request_token(form)
+        self._open_link(link)
+
+    def _request_token(self, form: CompanyLoginPage | PersonLoginPage) -> TokenLink:
+        """Watermark the mailbox, click "Entrar" once, read DIAN's answer, wait for the mail."""
+        requested_at = datetime.now(UTC)
+        try:
+            with self.watchers.expect(self.mailbox, self._token_matcher(requested_at)) as pending:
+                self.token_requests += 1
+                result = form.submit()
+                if not isinstance(result, TokenSentPage):
+                    error = classify_refusal(result.message(), self.portal)
+                    error.selector = result.name("mensaje")
+                    raise error
+                log.info("aviso de token enviado", correo=result.masked_address(), portal=self.portal)
+            return pending.wait(timeout=self.settings.token_mail_timeout_s)
+        except MailTimeout:
+            raise PortalError(
+                f"No llegó el correo «Token Acceso DIAN» al buzón {self.mailbox.username} en "
+                f"{self.settings.token_mail_timeout_s:g} s. La DIAN a veces demora sus correos; vuelva a "
+                "intentar más tarde (cada intento envía un token nuevo) y confirme que ese buzón es el "
+                "correo registrado en el RUT",
+                retryable=True,
+            ) from None
+        except MailboxUnavailable as exc:
+            raise NeedsHuman(
+                f"No se puede vigilar el buzón del token: {exc.message}. Revise el buzón y su secreto",
+                reason="buzon",
+            ) from None
+
+    def _token_matcher(self, requested_at: datetime) -> Callable[[bytes], TokenLink | None]:
+        """Accept only this client's token, on this portal's host, from DIAN, not older than the request."""
+        base = token_matcher(self.client.nit, (self.host, self._hostname))
+        not_before = requested_at - MAIL_CLOCK_SKEW
+        host = self.host
+
+        def match(raw: bytes) -> TokenLink | None:
+            link = base(raw)
+            if link is None:
+                return None
+            if link.host.lower() != host:
+                log.warning("correo de token ignorado: enlace de otro portal", portal=self.portal)
+                return None
+            msg = message_from_bytes(raw, policy=policy.default)
+            senders = [addr.lower() for _, addr in getaddresses([str(v) for v in msg.get_all("From", [])])]
+            if not senders or not all(_is_dian_sender(a) for a in senders):
+                log.warning("correo de token ignorado: el remitente no es de la DIAN", remitente=", ".join(senders))
+                return None
+            try:
+                sent = parsedate_to_datetime(str(msg["Date"])) if msg["Date"] else None
+            except (TypeError, ValueError):
+                sent = None
+            if sent is not None and sent.tzinfo is not None and sent < not_before:
+                log.warning("correo de token ignorado: es anterior a la solicitud", fecha=sent.isoformat())
+                return None
+            return link
+
+        return match
+
+    def _open_link(self, link: TokenLink) -> None:
+        """Open the token link once; recognise the signed-in page or DIAN's refusal of the link."""
+        register_secret(link.url)
+        register_secret(link.token)
+        if link.host.lower() != self.host or not self.settings.is_allowed_url(link.url):
+            raise PortalError("El enlace del correo apunta a un servidor no permitido; no se abrió")
+        page = self.page
+        try:
+            response = page.goto(link.url, wait_until="load")  # ONCE: a used link cannot be opened again
+        except PlaywrightError as exc:
+            detail = redact_text(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
+            raise PortalError(f"No se pudo abrir el enlace del token ({detail})", retryable=True) from None
+        if response is not None and response.status >= 500:
+            raise PortalError(
+                f"La DIAN respondió con error HTTP {response.status} al abrir el enlace del token", retryable=True
+            )
+        found = self.locators.screen(page, "sesion", "login_token_expirado", "login_inicio")
+        if found.screen == "sesion":
+            self.logins += 1
+            log.info("sesión iniciada", portal=self.portal, ingresos=self.logins)
+            return
+        name = "mensaje" if found.screen == "login_token_expirado" else "alerta_error"
+        shown = found.get(name)
+        dian_text = " ".join(shown.first.inner_text().split()) if shown.count() else None
+        raise NeedsHuman(
+            "La DIAN trató como usado o vencido el enlace del token que acaba de llegar. Lo más probable es "
+            "que un analizador de enlaces del buzón del cliente (Microsoft 365 Safe Links, un antivirus de "
+            "correo o similar) lo abrió antes que el robot. Pida excluir a facturacionelectronica@dian.gov.co "
+            "del análisis de enlaces, o ingrese manualmente. El robot no pide otro token: se gastaría igual",
+            reason="escaner_enlaces",
+            selector=found.qualified(name),
+            dian_text=dian_text,
+        )
+
+
+def _is_dian_sender(address: str) -> bool:
+    domain = address.rpartition("@")[2].lower()
+    return domain == DIAN_MAIL_DOMAIN or domain.endswith("." + DIAN_MAIL_DOMAIN)

@@ -1,0 +1,358 @@
+"""Associate an authorised numbering prefix with the provider's software on the production site.
+
+    python -m flows.asociar_prefijo --cliente 900123456 --prefijo FE [--json]
+        [--software "CADENA S. A. - 890930534efacturacadena" | --software-id 49fab599-4556-4828-a30b-852a910c5bb1]
+        [--resolucion 18764031407250]
+
+Steps, as in the manuals (000 D.01–D.07; 002 Paso 2–3.2): token login on "Facturando
+electrónicamente" → Menú → Configuración → Rangos de numeración (P-02) →
+
+- the prefix already appears for that software in the associated table (P-04): ``ya_hecho``,
+  nothing is clicked;
+- the prefix/resolution is not offered yet: ``Waiting`` (exit 3) — DIAN copies the resolutions
+  authorised in MUISCA to this site after about two hours;
+- otherwise choose "Proveedor - Software" and "Prefijo" by their text, "Agregar", "Aceptar" (one
+  click each, never retried), verify the new row in P-04, save evidence (masked screenshot + HTML).
+
+Inputs are validated before any browser starts (exit 2). Batch: ``python -m flows.lote
+asociar_prefijo --prefijo FE`` (this module follows the contract documented in ``flows.lote``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bots import text
+from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.errors import InvalidInput, NeedsHuman, PortalError, Waiting
+from bots.log import get_logger
+from bots.portals.catalogo import Option, find_option
+from bots.portals.catalogo.produccion import (
+    NUMBER_RANGES_PATH,
+    AddPrefixReply,
+    AssociatedPrefix,
+    PrefixAssociationPage,
+    ProductionHome,
+    RangeOption,
+)
+from bots.portals.catalogo.session import CatalogoSession
+from bots.validation import validate_nit, validate_prefix, validate_uuid
+from flows.lote import SpanishArgumentParser, help_text
+
+if TYPE_CHECKING:
+    from bots.browser import ClientRun
+    from bots.config import Client, Settings
+    from bots.mail import MailboxAccess, MailWatchers
+
+__all__ = ["DESCRIPTION", "FLOW", "add_options", "build_parser", "main", "prepare", "run_for_client"]
+
+log = get_logger(__name__)
+
+FLOW = "asociar_prefijo"
+DESCRIPTION = (
+    "Asocia un prefijo de numeración autorizado (resolución de MUISCA) al software del proveedor "
+    "tecnológico en el portal de producción de la DIAN («Facturando electrónicamente»)."
+)
+#: When to try again if the resolution is not offered yet (DIAN syncs MUISCA after about two hours).
+SYNC_BACKOFF = timedelta(minutes=30)
+_RESOLUTION = re.compile(r"^\d{1,20}$")
+
+
+# --- command line and inputs -----------------------------------------------------------------------
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """This flow's own options (shared by the single run and the batch)."""
+    parser.add_argument(
+        "--prefijo", required=True, metavar="PREFIJO",
+        help="prefijo autorizado en la resolución de numeración, de 1 a 4 letras o dígitos (p. ej. FE, SETP)",
+    )
+    software = parser.add_mutually_exclusive_group()
+    software.add_argument(
+        "--software", metavar='"PROVEEDOR - SOFTWARE"',
+        help="el software tal como aparece en «Proveedor - Software», p. ej. \"CADENA S. A. - "
+        "890930534efacturacadena\" (mayúsculas, guiones y el espacio de «S. A.» no importan). Por defecto: "
+        "proveedor y nombre del [cliente.software] del archivo de clientes",
+    )
+    software.add_argument(
+        "--software-id", metavar="UUID",
+        help="el identificador (Software Id) del software en la DIAN, en lugar de su nombre",
+    )
+    parser.add_argument(
+        "--resolucion", metavar="NÚMERO",
+        help="número de la resolución, si hay varias con el mismo prefijo (p. ej. 18764031407250)",
+    )
+
+
+def build_parser() -> SpanishArgumentParser:
+    parser = SpanishArgumentParser(
+        prog="python -m flows.asociar_prefijo",
+        description=help_text(
+            DESCRIPTION,
+            "Si el prefijo ya está asociado a ese software no hace nada. Si la DIAN todavía no muestra la "
+            "resolución (tarda unas dos horas después de autorizada en MUISCA), termina «en espera» con la hora "
+            "sugerida para reintentar. Los datos se validan antes de abrir el navegador.",
+        ),
+        epilog=help_text(
+            "Códigos de salida: 0 listo o ya estaba hecho; 2 datos inválidos (antes de abrir el navegador); "
+            "3 en espera (la resolución aún no aparece); 4 requiere una persona (Captcha, enlace del correo "
+            "consumido por un analizador, software o prefijo en otra situación); 5 error o cambio del portal; "
+            "1 error inesperado.",
+            "Ejemplo:\n  python -m flows.asociar_prefijo --cliente 900123456 --prefijo FE \\\n"
+            '      --software "CADENA S. A. - 890930534efacturacadena" --json',
+        ),
+    )
+    parser.add_argument(
+        "--cliente", required=True, metavar="NIT",
+        help="NIT del cliente, con o sin dígito de verificación (900123456 o 900.123.456-8); debe estar en "
+        "el archivo de clientes",
+    )
+    add_options(parser)
+    parser.add_argument(
+        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
+    )
+    add_common_arguments(parser)
+    return parser
+
+
+def prepare(args: argparse.Namespace, client: Client, settings: Settings) -> dict[str, Any]:
+    """Validate the options for ``client`` (``InvalidInput``); no browser. → ``run_for_client`` kwargs."""
+    prefijo = validate_prefix(args.prefijo)
+    software_id = validate_uuid(args.software_id) if args.software_id else None
+    software = " ".join(args.software.split()) if args.software else None
+    if args.software is not None and not software:
+        raise InvalidInput("--software está vacío: escriba «PROVEEDOR - SOFTWARE» como lo muestra la DIAN.")
+    expected_id = None
+    if software is None and software_id is None:
+        if client.software is None:
+            raise InvalidInput(
+                f"El cliente {client.nit} no tiene [cliente.software] en el archivo de clientes: indique "
+                "--software \"PROVEEDOR - SOFTWARE\" o --software-id."
+            )
+        software = f"{client.software.proveedor} - {client.software.nombre}"
+        expected_id = client.software.id_esperado
+    resolucion = None
+    if args.resolucion is not None:
+        resolucion = str(args.resolucion).strip()
+        if not _RESOLUTION.match(resolucion):
+            raise InvalidInput(f"Número de resolución inválido: {args.resolucion!r} (solo dígitos).")
+    mailbox = client.buzon_token.access(settings)  # the mailbox secret must exist before any browser
+    return {
+        "prefijo": prefijo,
+        "software": software,
+        "software_id": software_id,
+        "expected_id": expected_id,
+        "resolucion": resolucion,
+        "mailbox": mailbox,
+    }
+
+
+# --- the flow --------------------------------------------------------------------------------------
+
+
+def run_for_client(
+    run: ClientRun,
+    client: Client,
+    settings: Settings,
+    *,
+    watchers: MailWatchers,
+    prefijo: str,
+    software: str | None = None,
+    software_id: str | None = None,
+    expected_id: str | None = None,
+    resolucion: str | None = None,
+    mailbox: MailboxAccess | None = None,
+) -> Outcome:
+    """Associate ``prefijo`` with the software on the production site for one client."""
+    session = CatalogoSession(run, client, "produccion", settings, watchers, mailbox=mailbox)
+    session.login()
+
+    with run.step("menu"):
+        home = ProductionHome.recognise(run.page, session.locators)
+        home.open_menu()
+        home.open_configuration()
+        home.open_number_ranges()
+
+    with run.step("rangos"):
+        if session.lost():
+            session.ensure_logged_in()
+            session.goto(NUMBER_RANGES_PATH)
+        page = PrefixAssociationPage.recognise(run.page, session.locators)
+        shown_nit = page.contributor_nit()
+        if shown_nit and _base_nit(shown_nit) != client.nit:
+            raise PortalError(
+                f"«NIT Facturador» muestra {shown_nit}, no {client.nit}: la sesión no es de este cliente; no se hizo "
+                "clic en nada",
+                selector=page.name("nit_facturador"),
+            )
+        done = _associated(page.associations(), prefijo, software, software_id or expected_id)
+        if done is not None:
+            run.save_evidence(f"{FLOW}-ya-hecho")
+            outcome = Outcome.ya_hecho(
+                f"El prefijo {prefijo} ya estaba asociado al software «{done.software_label}» "
+                f"(desde {done.fecha_asociacion}); no se hizo nada.",
+                **_data(prefijo, resolucion, None, done),
+            )
+            outcome.client = client.nit
+            return outcome
+        chosen_software = _software_option(page, software, software_id, expected_id)
+        chosen_range = _range_option(page, prefijo, resolucion)
+
+    with run.step("asociar"):
+        page.choose_software(chosen_software)
+        page.choose_range(chosen_range)
+        confirmation = page.add(chosen_software, chosen_range)
+        reply = confirmation.accept()
+
+    with run.step("verificar"):
+        session.goto(NUMBER_RANGES_PATH)
+        page = PrefixAssociationPage.recognise(run.page, session.locators)
+        row = _associated(page.associations(), prefijo, None, chosen_software.value)
+        if row is None:
+            raise _not_associated(reply, page)
+        if reply.success is not True:
+            log.warning("la DIAN no confirmó la asociación, pero la tabla la muestra", reply=reply.message)
+        html, png = run.save_evidence(FLOW)
+
+    outcome = Outcome.ok(
+        f"Prefijo {prefijo} (resolución {chosen_range.resolucion}, rango {chosen_range.desde} a {chosen_range.hasta}) "
+        f"asociado al software «{chosen_software.text}» el {row.fecha_asociacion}.",
+        **_data(prefijo, chosen_range.resolucion, chosen_range, row),
+        evidencia={"captura": str(png) if png else None, "html": str(html) if html else None},
+    )
+    outcome.client = client.nit
+    return outcome
+
+
+def _base_nit(value: str) -> str | None:
+    """The base NIT of what the page shows, or None if it is not a NIT."""
+    try:
+        return validate_nit(value)
+    except InvalidInput:
+        return None
+
+
+def _associated(
+    rows: list[AssociatedPrefix], prefijo: str, label: str | None, software_id: str | None
+) -> AssociatedPrefix | None:
+    """The P-04 row of ``prefijo`` for this software (by id when known, else by "Proveedor - Software")."""
+    for row in rows:
+        if row.prefijo.strip().upper() != prefijo:
+            continue
+        if software_id and row.software_id.strip().lower() == software_id.lower():
+            return row
+        if label and text.same(row.software_label, label):
+            return row
+    return None
+
+
+def _software_option(page: PrefixAssociationPage, label: str | None, software_id: str | None,
+                     expected_id: str | None) -> Option:
+    """The "Proveedor - Software" option to choose, or why there is none."""
+    options = page.software_options()
+    if software_id:
+        option = next((o for o in options if o.value.strip().lower() == software_id), None)
+        wanted = f"con Software Id {software_id}"
+    else:
+        assert label is not None
+        option = find_option(options, label)
+        wanted = f"«{label}»"
+    if option is None:
+        notices = [n for n in page.notices() if text.contains(n, "software")]
+        listed = "; ".join(o.text for o in options) or "ninguno"
+        raise NeedsHuman(
+            f"El software {wanted} no aparece en «Proveedor - Software» (la DIAN lista: {listed}). Solo se "
+            "listan los software en estado productivo: revise la habilitación con ese proveedor",
+            reason="software_no_disponible",
+            selector=page.name("proveedor_software"),
+            dian_text=" ".join(notices) or None,
+        )
+    if expected_id and option.value.strip().lower() != expected_id.lower():
+        raise NeedsHuman(
+            f"«{option.text}» tiene en la DIAN el Software Id {option.value}, no el {expected_id} que indica el "
+            "archivo de clientes; confirme con el proveedor cuál es el correcto",
+            reason="software_distinto",
+            selector=page.name("proveedor_software"),
+        )
+    return option
+
+
+def _range_option(page: PrefixAssociationPage, prefijo: str, resolucion: str | None) -> RangeOption:
+    """The "Prefijo" option to choose; Waiting when the resolution is not offered yet."""
+    options = page.range_options()
+    matches = [
+        o for o in options if o.prefijo.upper() == prefijo and (resolucion is None or o.resolucion == resolucion)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        numbers = ", ".join(o.resolucion for o in matches)
+        raise NeedsHuman(
+            f"Hay {len(matches)} resoluciones con el prefijo {prefijo} ({numbers}); indique cuál con --resolucion",
+            reason="resolucion_ambigua",
+            selector=page.name("prefijo"),
+        )
+    other = next((r for r in page.associations() if r.prefijo.strip().upper() == prefijo), None)
+    if other is not None:
+        raise NeedsHuman(
+            f"El prefijo {prefijo} ya está asociado a otro software («{other.software_label}», desde "
+            f"{other.fecha_asociacion}). Cambiarlo exige «Eliminar asociación», que el robot no hace",
+            reason="prefijo_con_otro_software",
+            selector=page.name("filas"),
+        )
+    which = f"la resolución {resolucion} con prefijo {prefijo}" if resolucion else f"el prefijo {prefijo}"
+    notices = [n for n in page.notices() if text.contains(n, "rangos") or text.contains(n, "prefijos")]
+    raise Waiting(
+        f"La DIAN todavía no ofrece {which} en «Prefijo». Las resoluciones autorizadas en MUISCA llegan a este "
+        "portal unas dos horas después; si ya pasó ese tiempo, revise en MUISCA que la resolución esté "
+        "autorizada con ese prefijo",
+        retry_at=datetime.now(UTC) + SYNC_BACKOFF,
+        selector=page.name("prefijo"),
+        dian_text=" ".join(notices) or None,
+    )
+
+
+def _not_associated(reply: AddPrefixReply, page: PrefixAssociationPage) -> PortalError:
+    said = reply.message or page.error_notice()
+    if reply.success is None and not said:
+        return PortalError(
+            "No se vio respuesta de la DIAN a «Aceptar» y el prefijo no aparece asociado. No se repitió el clic: "
+            "revise el portal antes de volver a ejecutar",
+        )
+    return PortalError("La DIAN no asoció el prefijo", dian_text=said, selector=page.name("filas"))
+
+
+def _data(prefijo: str, resolucion: str | None, chosen: RangeOption | None, row: AssociatedPrefix) -> dict[str, Any]:
+    return {
+        "prefijo": prefijo,
+        "resolucion": resolucion,
+        "rango": chosen.rango if chosen else None,
+        "software": row.software_label,
+        "software_id": row.software_id,
+        "fecha_asociacion": row.fecha_asociacion,
+        "fecha_expiracion": row.fecha_expiracion,
+    }
+
+
+def main() -> Outcome:
+    from bots.browser import client_run
+    from bots.config import get_client, load_settings
+    from bots.log import bind
+    from bots.mail import MailWatchers
+
+    args = build_parser().parse_args()
+    settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
+    nit = validate_nit(args.cliente)
+    validate_prefix(args.prefijo)  # the cheapest checks first, before reading any file
+    client = get_client(nit, settings)
+    options = prepare(args, client, settings)
+    bind(client=client.nit)
+    with MailWatchers(idle_renew=settings.idle_renew_s) as watchers, client_run(client, settings=settings) as run:
+        return run_for_client(run, client, settings, watchers=watchers, **options)
+
+
+if __name__ == "__main__":
+    run_flow(main)
