@@ -1,0 +1,119 @@
+"""H-02 document types, H-03 "Facturador electrónico", H-04 registration and H-11 synchronisation."""
+
+from __future__ import annotations
+
+from bots.errors import PortalChanged
+from bots.portals.habilitacion.base import Screen
+from bots.portals.habilitacion.modelos import Aviso, EstadoFacturador, parse_dian_date
+
+
+class TiposDocumento(Screen):
+    """H-02 "Seleccione el tipo de documento electrónico"."""
+
+    SCREEN = "tipos_documento"
+
+    def factura_electronica(self) -> str:
+        """Where the "Factura Electrónica" card leads."""
+        href = self._href("factura_electronica")
+        if not href:
+            raise PortalChanged(
+                "No aparece la opción «Factura Electrónica»", selector=self.name("factura_electronica")
+            )
+        return href
+
+
+class Facturador(Screen):
+    """H-03 account screen: a "Pendiente de registro", b "Registrado", c "Habilitado" (+ production date)."""
+
+    SCREEN = "facturador"
+
+    def leer(self) -> EstadoFacturador:
+        fecha = self._value("fecha_produccion") if self._present("fecha_produccion") else ""
+        return EstadoFacturador(
+            nit=self._value("nit"),
+            razon_social=self._value("razon_social"),
+            estado=self._value("estado"),
+            correo_recepcion=self._value("correo_recepcion") or None,
+            fecha_produccion=parse_dian_date(fecha),
+        )
+
+    def error_correo(self) -> str | None:
+        """The validation message under the reception e-mail, if DIAN shows one."""
+        text = self._text("error_correo") if self._present("error_correo") else ""
+        return text or None
+
+    def escribir_correo(self, email: str) -> None:
+        """Type the reception e-mail and check the field kept it exactly."""
+        field = self.locs.require("correo_recepcion")
+        field.fill(email)
+        if field.input_value() != email:
+            raise PortalChanged(
+                "El campo del correo de recepción no aceptó el correo escrito; no se hizo clic",
+                selector=self.name("correo_recepcion"),
+            )
+
+    def registrar(self) -> ConfirmarRegistro:
+        """Click "Registrar": DIAN asks for confirmation (H-04); nothing is sent yet."""
+        self.locs.require("registrar").click()
+        return ConfirmarRegistro.recognise(self.page, self.locators)
+
+    def modos_operacion(self) -> str | None:
+        """Where "Configurar modos de operación" leads (None while pending registration)."""
+        return self._href("configurar_modos")
+
+    def puede_sincronizar(self) -> bool:
+        return self._present("sincronizar") and self.locs.get("sincronizar").first.is_visible()
+
+    def alertas(self) -> int:
+        """How many floating notifications are shown (the next H-11 result will be this index)."""
+        return self.locs.get("notificacion").count()
+
+    def sincronizar(self) -> ConfirmarSincronizacion:
+        """Click "Sincronizar Contribuyente a producción": DIAN asks for confirmation; nothing is sent yet."""
+        self.locs.require("sincronizar").click()
+        return ConfirmarSincronizacion.recognise(self.page, self.locators)
+
+
+class ConfirmarRegistro(Screen):
+    """H-04 "¿Está seguro que desea registrase como facturador?" (Aceptar/Cancelar)."""
+
+    SCREEN = "confirmar_registro"
+
+    def texto(self) -> str:
+        return self._text("texto")
+
+    def aceptar(self) -> int | None:
+        """IRREVERSIBLE: click "Aceptar"; the form is posted and DIAN answers with a new page (on
+        success it signs the user out). Returns the HTTP status of that page."""
+        with self.page.expect_navigation(wait_until="load") as answer:
+            self.locs.require("aceptar").click()
+        return answer.value.status if answer.value else None
+
+    def cancelar(self) -> None:
+        self.locs.require("cancelar").click()
+
+
+class ConfirmarSincronizacion(Screen):
+    """H-11 "¿Está seguro que desea sincronizar contribuyente a producción?" (Aceptar/Cancelar)."""
+
+    SCREEN = "confirmar_sincronizacion"
+
+    def texto(self) -> str:
+        return self._text("texto")
+
+    def aceptar(self, alertas_antes: int) -> Aviso:
+        """IRREVERSIBLE (idempotency unknown): click "Aceptar" and wait for DIAN's notification."""
+        self.locs.require("aceptar").click()
+        return ResultadoSincronizacion.recognise(self.page, self.locators).aviso(alertas_antes)
+
+    def cancelar(self) -> None:
+        self.locs.require("cancelar").click()
+
+
+class ResultadoSincronizacion(Screen):
+    """H-11 result: the floating notification ("Aviso" / "Error")."""
+
+    SCREEN = "resultado_sincronizacion"
+
+    def aviso(self, index: int = 0) -> Aviso:
+        return self._notice(index, box="alerta", message="mensaje", success="exito", title="titulo")

@@ -1,0 +1,115 @@
+"""Register the client as electronic biller on the habilitación site, with its reception e-mail (P1).
+
+    python -m flows.registrar_facturador --cliente 900123456 [--correo facturacion@empresa.com] [--json]
+
+Token login → "Registro y habilitación" → "Documentos electrónicos" → "Factura Electrónica" (H-03):
+
+- already "Registrado" (or "Habilitado") with the same reception e-mail: ``ya_hecho``, nothing clicked;
+- registered with another e-mail: ``NeedsHuman`` (exit 4) with both addresses (changing the address
+  is a separate decision of the client, not done by the robot);
+- "Pendiente de registro": type the e-mail, "Registrar", "Aceptar" (journaled in
+  ``<output>/<nit>/pasos.jsonl``). DIAN signs the user out: the robot logs in again with a new token
+  and verifies "Registrado" with that e-mail.
+
+A run that died between "about to click Aceptar" and "clicked" is settled on the next run by reading
+the portal, never by clicking again. Test hook: ``DIAN_TEST_EXIT_AFTER_CLICK`` (see ``bots.steps``),
+with the click names ``registrar_facturador.registrar`` and ``registrar_facturador.aceptar``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.errors import InvalidInput
+from bots.portals.habilitacion.procesos import Habilitacion, registrar_facturador, run_single
+from bots.validation import validate_email, validate_nit
+from flows.lote import SpanishArgumentParser
+
+if TYPE_CHECKING:
+    from bots.browser import ClientRun
+    from bots.config import Client, Settings
+    from bots.mail import MailboxAccess, MailWatchers
+
+__all__ = ["DESCRIPTION", "FLOW", "add_options", "build_parser", "main", "prepare", "run_for_client"]
+
+FLOW = "registrar_facturador"
+DESCRIPTION = (
+    "Registra al cliente como facturador electrónico en el portal de habilitación de la DIAN con su correo "
+    "de recepción de facturas, y verifica el estado «Registrado»."
+)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """No batch options: in a batch each client's e-mail comes from its profile."""
+
+
+def add_email_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--correo", metavar="CORREO",
+        help="correo de recepción de facturas a registrar (solo para un cliente); por defecto, correo_recepcion "
+        "del perfil del cliente",
+    )
+
+
+def build_parser() -> SpanishArgumentParser:
+    parser = SpanishArgumentParser(
+        prog=f"python -m flows.{FLOW}",
+        description=DESCRIPTION + "\n\nSi ya está registrado con ese correo no hace nada. Si está registrado con "
+        "otro correo se detiene e informa ambos (cambiarlo es una decisión aparte del cliente).",
+        epilog=(
+            "Códigos de salida: 0 listo o ya estaba hecho; 2 datos inválidos (antes de abrir el navegador); "
+            "4 requiere una persona (correo distinto, Captcha, estado desconocido); 5 error o cambio del portal; "
+            "1 error inesperado.\n"
+            "Ejemplo: python -m flows.registrar_facturador --cliente 900123456 --correo facturas@empresa.com --json"
+        ),
+    )
+    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente, con o sin DV")
+    add_options(parser)
+    add_email_option(parser)
+    parser.add_argument(
+        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
+    )
+    add_common_arguments(parser)
+    return parser
+
+
+def prepare(args: argparse.Namespace, client: Client, settings: Settings) -> dict[str, Any]:
+    """The reception e-mail (option or profile) and the token mailbox; no browser."""
+    if getattr(args, "correo", None):
+        correo = validate_email(args.correo)
+    elif client.correo_recepcion:
+        correo = client.correo_recepcion
+    else:
+        raise InvalidInput(
+            f"Falta el correo de recepción del cliente {client.nit}: agregue correo_recepcion al perfil o use --correo."
+        )
+    return {"correo": correo, "mailbox": client.buzon_token.access(settings)}
+
+
+def run_for_client(
+    run: ClientRun,
+    client: Client,
+    settings: Settings,
+    *,
+    watchers: MailWatchers,
+    correo: str,
+    mailbox: MailboxAccess | None = None,
+) -> Outcome:
+    hab = Habilitacion.open(run, client, settings, watchers, mailbox=mailbox)
+    return registrar_facturador(hab, correo)
+
+
+def main() -> Outcome:
+    from bots.config import get_client, load_settings
+
+    args = build_parser().parse_args()
+    nit = validate_nit(args.cliente)
+    settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
+    client = get_client(nit, settings)
+    return run_single(run_for_client, client, settings, prepare(args, client, settings))
+
+
+if __name__ == "__main__":
+    run_flow(main)
