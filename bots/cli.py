@@ -105,7 +105,7 @@ class Outcome(BaseModel):
         if not isinstance(exc, RobotError):
             text = redact_text(str(exc)).splitlines()[0][:300] if str(exc) else ""
             return cls(status=Status.ERROR, message=f"Error inesperado: {type(exc).__name__}: {text}".rstrip(": "))
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = redact_value(dict(getattr(exc, "data", None) or {}))
         if isinstance(exc, NeedsHuman) and exc.reason:
             data["reason"] = exc.reason
         if isinstance(exc, PortalChanged):

@@ -73,8 +73,11 @@ class RobotError(Exception):
         selector: str | None = None,
         dian_text: str | None = None,
         retryable: bool | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         self.message: str = _clean(message) or ""
+        #: JSON-ready facts for the flow's result (e.g. the question to put to the client).
+        self.data: dict[str, Any] = dict(data or {})
         self.client = client
         self.step = step
         self.selector = selector

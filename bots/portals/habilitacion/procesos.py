@@ -82,15 +82,12 @@ class PendingApproval(NeedsHuman):
     question to put to the client travels in ``data``."""
 
     def __init__(self, message: str, *, data: dict[str, Any]) -> None:
-        super().__init__(message, reason="aprobacion")
-        self.data = data
+        super().__init__(message, reason="aprobacion", data=data)
 
 
 def outcome_of(exc: RobotError) -> Outcome:
     """The flow result of a stop, with the data some errors carry (e.g. the approval question)."""
-    outcome = Outcome.from_exception(exc)
-    outcome.data.update(getattr(exc, "data", {}) or {})
-    return outcome
+    return Outcome.from_exception(exc)
 
 
 def run_single(
