@@ -151,7 +151,11 @@ class WatchOptions:
     io_timeout: float = 30.0  # connect and per-command read timeout
     ready_timeout: float = 30.0  # how long expect() waits for the watcher to be connected
     settle_timeout: float = 5.0  # final sync in wait(), so the newest match wins
-    busy_recheck: float = 30.0  # while someone waits: look anyway, in case the server missed a push
+    # Servers do not push a message stored while we were out of IDLE after our last SEARCH (see
+    # _FolderWatch._idle). While someone waits: look again this soon after leaving IDLE on our own
+    # (a sync) or finding new mail, and every `busy_recheck` seconds in any case.
+    recheck_after_mail: float = 1.0
+    busy_recheck: float = 10.0
     min_backoff: float = 0.1
     max_backoff: float = 30.0
 
@@ -212,7 +216,11 @@ class PendingMail(Generic[T]):
         waiter, watcher = self._waiter, self._watcher
         deadline = time.monotonic() + timeout
         try:
-            if not waiter.event.wait(timeout):
+            if not waiter.event.is_set():
+                # Look once now: mail that came while the caller acted needs no push (Dovecot
+                # pushes ~0.5 s late, and no server pushes a message it already announced).
+                watcher.sync(min(deadline, time.monotonic() + watcher.options.settle_timeout))
+            if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
                 down = [f for f, s in watcher.stats().items() if not s["connected"]]
                 log.warning("mail.timeout", mailbox=watcher.access.username, timeout=timeout, down=down)
                 detail = " (sin conexión IMAP con: " + ", ".join(down) + ")" if down else ""
@@ -470,6 +478,7 @@ class _FolderWatch:
         self._established = False
         self._failures = 0
         self._in_idle = False
+        self._recheck_soon = False  # the last cycle found mail or answered a sync: look again soon
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -590,10 +599,11 @@ class _FolderWatch:
             self.mode = "idle" if use_idle else "poll"
             self._established = True
             log.info("mail.watch.connected", mailbox=owner.access.username, folder=self.folder, mode=self.mode)
+            woken_by_sync = True  # the first cycle answers expect()'s sync
             while not stop.is_set():
-                target = self._cycle(client)
+                target = self._cycle(client, woken_by_sync)
                 if use_idle:
-                    self._idle(client, target)
+                    woken_by_sync = self._idle(client, target)
                 else:
                     self._complete(target)
                     self._poll(client)
@@ -622,7 +632,7 @@ class _FolderWatch:
             self.next_uid = int(uidnext)
         self.uidvalidity = validity
 
-    def _cycle(self, client: IMAPClient) -> int:
+    def _cycle(self, client: IMAPClient, woken_by_sync: bool = False) -> int:
         """Look for messages at or above `next_uid`, hand them to waiters, note new watermarks.
 
         Returns the sync ticket this cycle answers (completed by the caller once it is back in IDLE).
@@ -648,6 +658,7 @@ class _FolderWatch:
                 break
         if untagged is not None:
             untagged.clear()
+        self._recheck_soon = woken_by_sync or bool(found) or attempt > 0
         self.owner.assign_watermarks(self.folder, target, self.next_uid)
         return target
 
@@ -656,21 +667,34 @@ class _FolderWatch:
             self._completed = max(self._completed, target)
             self._cond.notify_all()
 
-    def _idle(self, client: IMAPClient, target: int) -> None:
-        """Wait in IDLE until the server speaks, a sync is requested, or it is time to renew."""
+    def _idle(self, client: IMAPClient, target: int) -> bool:
+        """Wait in IDLE until the server speaks, a sync is requested, or it is time to renew.
+
+        Returns True when a sync request ended the wait.
+        """
         stop = self.owner.stopped
         client.idle()
         self._in_idle = True
         # Syncs complete only now: mail sent after expect() returns finds the server already in IDLE.
         self._complete(target)
+        # Neither Dovecot nor pymap pushes a message stored between our last SEARCH and the start of
+        # IDLE (it was neither in the SEARCH result nor announced). Leaving IDLE on our own and
+        # finding new mail are when that happens, so while someone waits, look again soon after
+        # those, and every `busy_recheck` seconds in any case (a timer look does not chain).
         opts = self.owner.options
-        interval = min(opts.idle_renew, opts.busy_recheck) if self.owner.has_waiters(self.folder) else opts.idle_renew
+        interval = opts.idle_renew
+        if self.owner.has_waiters(self.folder):
+            interval = min(interval, opts.recheck_after_mail if self._recheck_soon else opts.busy_recheck)
         renew_at = time.monotonic() + interval
         sock = client.socket()
+        by_sync = False
         while True:
             if stop.is_set():
-                return  # the session closes the socket without DONE
-            if self._sync_pending() or _pending_input(client):
+                return False  # the session closes the socket without DONE
+            if self._sync_pending():
+                by_sync = True
+                break
+            if _pending_input(client):
                 break
             remaining = renew_at - time.monotonic()
             if remaining <= 0:
@@ -685,6 +709,7 @@ class _FolderWatch:
         # Blocking read with the I/O timeout: no partial lines, unlike idle_check() (imapclient#519).
         client.idle_done()
         self._in_idle = False
+        return by_sync
 
     def _poll(self, client: IMAPClient) -> None:
         stop = self.owner.stopped
@@ -856,7 +881,8 @@ class MailWatchers:
         io_timeout: float = 30.0,
         ready_timeout: float = 30.0,
         settle_timeout: float = 5.0,
-        busy_recheck: float = 30.0,
+        busy_recheck: float = 10.0,
+        recheck_after_mail: float = 1.0,
         min_backoff: float = 0.1,
         max_backoff: float = 30.0,
     ) -> None:
@@ -868,6 +894,7 @@ class MailWatchers:
             ready_timeout=ready_timeout,
             settle_timeout=settle_timeout,
             busy_recheck=busy_recheck,
+            recheck_after_mail=recheck_after_mail,
             min_backoff=min_backoff,
             max_backoff=max_backoff,
         )

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots import text
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow
 from bots.errors import InvalidInput, NeedsHuman, PortalError, Waiting
 from bots.log import get_logger
 from bots.portals.catalogo import Option, find_option
@@ -40,7 +40,6 @@ from bots.portals.catalogo.produccion import (
 )
 from bots.portals.catalogo.session import CatalogoSession
 from bots.validation import validate_nit, validate_prefix, validate_uuid
-from flows.lote import SpanishArgumentParser, help_text
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun

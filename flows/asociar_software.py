@@ -23,11 +23,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow
 from bots.errors import InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, asociar_software, run_single
 from bots.validation import validate_nit
-from flows.lote import SpanishArgumentParser
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun

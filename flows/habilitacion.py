@@ -22,7 +22,7 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, Status, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, Status, add_common_arguments, run_flow
 from bots.config import ProductionApproval
 from bots.errors import InvalidInput, RobotError
 from bots.portals.habilitacion.procesos import (
@@ -37,7 +37,6 @@ from bots.validation import validate_nit
 from flows import registrar_facturador as registro_flow
 from flows import salida_produccion as salida_flow
 from flows import verificar_habilitacion as verificacion_flow
-from flows.lote import SpanishArgumentParser
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -44,12 +44,11 @@ import importlib
 import json
 import re
 import sys
-import textwrap
 from collections.abc import Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, Status, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, Status, help_text, run_flow
 from bots.errors import BOGOTA, InvalidInput, RobotError
 from bots.log import bound, get_logger
 
@@ -83,53 +82,6 @@ _LABELS = {
     Status.ERROR_ENTRADA: "datos inválidos",
     Status.ERROR: "error inesperado",
 }
-
-
-# --- Spanish command lines ---------------------------------------------------------------------------
-
-_ARGPARSE_ES = (
-    (re.compile(r"the following arguments are required: (.+)"), r"faltan los argumentos obligatorios: \1"),
-    (re.compile(r"unrecognized arguments: (.+)"), r"argumentos desconocidos: \1"),
-    (re.compile(r"argument (\S+): expected one argument"), r"el argumento \1 necesita un valor"),
-    (re.compile(r"argument (\S+): expected at least one argument"), r"el argumento \1 necesita al menos un valor"),
-    (re.compile(r"argument (\S+): not allowed with argument (\S+)"), r"el argumento \1 no se puede usar con \2"),
-    (
-        re.compile(r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)"),
-        r"el argumento \1 no admite \2 (use \3)",
-    ),
-    (re.compile(r"ambiguous option: (.+)"), r"opción ambigua: \1"),
-)
-
-
-def help_text(*paragraphs: str, width: int = 100) -> str:
-    """Paragraphs wrapped for --help (lines that start with spaces are kept as they are)."""
-    blocks = []
-    for paragraph in paragraphs:
-        lines = paragraph.split("\n")
-        blocks.append("\n".join(ln if ln.startswith(" ") else textwrap.fill(ln, width) for ln in lines))
-    return "\n\n".join(blocks)
-
-
-class _SpanishFormatter(argparse.RawDescriptionHelpFormatter):
-    def add_usage(self, usage: Any, actions: Any, groups: Any, prefix: str | None = None) -> None:
-        super().add_usage(usage, actions, groups, prefix="uso: " if prefix is None else prefix)
-
-
-class SpanishArgumentParser(argparse.ArgumentParser):
-    """``ArgumentParser`` with Spanish help, whose errors raise ``InvalidInput`` (exit 2)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _SpanishFormatter)
-        kwargs["add_help"] = False
-        super().__init__(*args, **kwargs)
-        self._positionals.title = "argumentos"
-        self._optionals.title = "opciones"
-        self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS, help="muestra esta ayuda y termina")
-
-    def error(self, message: str) -> NoReturn:
-        for pattern, spanish in _ARGPARSE_ES:
-            message = pattern.sub(spanish, message)
-        raise InvalidInput(f"Argumentos inválidos: {message}. Use --help para ver las opciones.")
 
 
 # --- the batch ---------------------------------------------------------------------------------------

@@ -24,12 +24,11 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow
 from bots.config import MUISCA_PASSWORD, get_client, load_settings
 from bots.errors import InvalidInput, NeedsHuman
 from bots.log import bind, get_logger, register_secret
 from bots.validation import validate_nit, validate_prefix, validate_range
-from flows.lote import SpanishArgumentParser, help_text
 
 if TYPE_CHECKING:
     import argparse

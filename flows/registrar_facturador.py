@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow
 from bots.errors import InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, registrar_facturador, run_single
 from bots.validation import validate_email, validate_nit
-from flows.lote import SpanishArgumentParser
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun

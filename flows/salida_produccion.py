@@ -29,12 +29,11 @@ import argparse
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow
 from bots.config import ProductionApproval
 from bots.errors import BOGOTA, InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, run_single, salida_produccion
 from bots.validation import validate_nit
-from flows.lote import SpanishArgumentParser
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun

@@ -29,14 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bots import artifacts
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow
 from bots.config import FIRMA_PASSWORD, MUISCA_PASSWORD, Client, Settings, get_client, load_settings
 from bots.errors import InvalidInput, NeedsHuman, PortalError
 from bots.formato1876 import Formato1876Error, Resolucion1876, parse_formato_1876, texto_pdf
 from bots.log import bind, get_logger, register_secret
 from bots.portals.muisca.modelo import TIPOS_FACTURACION, Pedido, tipo_facturacion
 from bots.validation import validate_nit, validate_prefix, validate_range
-from flows.lote import SpanishArgumentParser, help_text
 
 if TYPE_CHECKING:
     import argparse

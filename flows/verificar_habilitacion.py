@@ -14,11 +14,10 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow
 from bots.errors import InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, run_single, verificar_habilitacion
 from bots.validation import validate_nit
-from flows.lote import SpanishArgumentParser
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun

@@ -327,7 +327,6 @@ class PymapServer(ImapServer):
             self._ready.set()
 
     async def _serve(self) -> None:
-        _patch_pymap_idle()
         from proxyprotocol.reader import ProxyProtocolReader
         from pymap.backend.dict import Config, Login
         from pymap.config import BackendCapability
@@ -408,32 +407,6 @@ class PymapServer(ImapServer):
             return self._abort_all()
 
         return int(self._call(drop()))
-
-
-_pymap_patched = False
-
-
-def _patch_pymap_idle() -> None:
-    """Fix a lost wakeup in pymap 0.36's dict backend (sandbox process only).
-
-    `MailboxData.update_selected(wait_on=...)`, which IDLE uses, always waits for the *next* change,
-    so a message appended after the session's last command but before IDLE began is never pushed
-    (RFC 2177 servers such as Dovecot report it at once). Skip the wait when the session's snapshot
-    is already behind the mailbox.
-    """
-    global _pymap_patched
-    if _pymap_patched:
-        return
-    from pymap.backend.dict.mailbox import MailboxData
-
-    original = MailboxData.update_selected
-
-    async def update_selected(self: Any, selected: Any, *, wait_on: Any = None) -> Any:
-        behind = selected.mod_sequence is not None and selected.mod_sequence != self._mod_sequences.highest
-        return await original(self, selected, wait_on=None if behind else wait_on)
-
-    MailboxData.update_selected = update_selected  # type: ignore[method-assign]
-    _pymap_patched = True
 
 
 class DovecotServer(ImapServer):
@@ -642,14 +615,13 @@ class ImapMailSink:
         server: ImapServer,
         *,
         auto_create: bool = True,
-        default_password: str = "demo",
+        default_password: str = "clave-buzon-sandbox",
         junk: Iterable[str] = (),
     ) -> None:
         self.server = server
         self.auto_create = auto_create
         self.default_password = default_password
         self.junk = {a.lower() for a in junk}
-        self._timers: list[threading.Timer] = []
 
     def deliver(self, address: str, raw: bytes, *, folder: str | None = None) -> None:
         key = address.strip().lower()
@@ -658,16 +630,3 @@ class ImapMailSink:
                 raise LookupError(f"no sandbox mailbox for {key}")
             self.server.add_account(key, self.default_password)
         self.server.deliver(key, raw, folder=folder or (JUNK if key in self.junk else "INBOX"))
-
-    def deliver_later(self, address: str, raw: bytes, delay: float, *, folder: str | None = None) -> threading.Timer:
-        """Deliver after `delay` seconds from a timer thread (a late DIAN mail)."""
-        timer = threading.Timer(delay, self.deliver, args=(address, raw), kwargs={"folder": folder})
-        timer.daemon = True
-        self._timers.append(timer)
-        timer.start()
-        return timer
-
-    def cancel_pending(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
