@@ -8,8 +8,11 @@ import pytest
 
 from bots.browser import find_chromium
 
-# Each area keeps its fixtures in its own tests/fixtures_<area>.py; all of them are loaded.
-pytest_plugins = sorted(f"tests.{path.stem}" for path in Path(__file__).parent.glob("fixtures_*.py"))
+# Each area keeps its fixtures in its own tests/fixtures_<area>.py; all of them are loaded, the shared
+# ones first (the others import them).
+_SHARED = ["fixtures_sandbox", "fixtures_mail", "fixtures_robot"]
+_AREAS = sorted(p.stem for p in Path(__file__).parent.glob("fixtures_*.py") if p.stem not in _SHARED)
+pytest_plugins = [f"tests.{name}" for name in _SHARED + _AREAS]
 
 
 @pytest.fixture(scope="session")
