@@ -214,6 +214,35 @@ def run_flow(main: Callable[[], Outcome | None], *, settings: Any = None) -> NoR
     sys.exit(outcome.exit_code)
 
 
+RunForClient = Callable[..., Outcome]
+Prepare = Callable[[argparse.Namespace, Any, Any], dict[str, Any]]
+
+
+def run_client(run_for_client: RunForClient, client: Any, settings: Any, options: dict[str, Any]) -> Outcome:
+    """Run one client's flow the way the command line does: its mail watchers and a fresh, traced
+    browser context (``flows.lote`` does the same per client with a shared browser)."""
+    from bots.browser import client_run
+    from bots.mail import MailWatchers
+
+    bind(client=client.nit)
+    with MailWatchers(idle_renew=settings.idle_renew_s) as watchers, client_run(client, settings=settings) as run:
+        return run_for_client(run, client, settings, watchers=watchers, **options)
+
+
+def run_single_client(args: argparse.Namespace, prepare: Prepare, run_for_client: RunForClient) -> Outcome:
+    """The common ``main`` of a flow: ``--cliente`` validated, settings and clients file read, the
+    flow's own checks (``prepare``, no browser), then one client run. Invalid input stops here with
+    exit 2 before any browser starts."""
+    from bots.config import get_client, load_settings
+    from bots.validation import validate_nit
+
+    nit = validate_nit(args.cliente)
+    clients_file = getattr(args, "clientes", None)
+    settings = load_settings(clients_file=clients_file) if clients_file else load_settings()
+    client = get_client(nit, settings)
+    return run_client(run_for_client, client, settings, prepare(args, client, settings))
+
+
 def _close_browser() -> None:
     browser = sys.modules.get("bots.browser")  # never import Playwright just to close nothing
     if browser is not None:

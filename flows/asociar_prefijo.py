@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots import text
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow, run_single_client
 from bots.errors import InvalidInput, NeedsHuman, PortalError, Waiting
 from bots.log import get_logger
 from bots.portals.catalogo import Option, find_option
@@ -337,20 +337,9 @@ def _data(prefijo: str, resolucion: str | None, chosen: RangeOption | None, row:
 
 
 def main() -> Outcome:
-    from bots.browser import client_run
-    from bots.config import get_client, load_settings
-    from bots.log import bind
-    from bots.mail import MailWatchers
-
     args = build_parser().parse_args()
-    settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
-    nit = validate_nit(args.cliente)
     validate_prefix(args.prefijo)  # the cheapest checks first, before reading any file
-    client = get_client(nit, settings)
-    options = prepare(args, client, settings)
-    bind(client=client.nit)
-    with MailWatchers(idle_renew=settings.idle_renew_s) as watchers, client_run(client, settings=settings) as run:
-        return run_for_client(run, client, settings, watchers=watchers, **options)
+    return run_single_client(args, prepare, run_for_client)
 
 
 if __name__ == "__main__":

@@ -22,18 +22,16 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, Status, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, Status, add_common_arguments, run_flow, run_single_client
 from bots.config import ProductionApproval
 from bots.errors import InvalidInput, RobotError
 from bots.portals.habilitacion.procesos import (
     Habilitacion,
     asociar_software,
     registrar_facturador,
-    run_single,
     salida_produccion,
     verificar_habilitacion,
 )
-from bots.validation import validate_nit
 from flows import registrar_facturador as registro_flow
 from flows import salida_produccion as salida_flow
 from flows import verificar_habilitacion as verificacion_flow
@@ -151,13 +149,7 @@ def _annotate(exc: RobotError, key: str, done: list[dict[str, Any]]) -> None:
 
 
 def main() -> Outcome:
-    from bots.config import get_client, load_settings
-
-    args = build_parser().parse_args()
-    nit = validate_nit(args.cliente)
-    settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
-    client = get_client(nit, settings)
-    return run_single(run_for_client, client, settings, prepare(args, client, settings))
+    return run_single_client(build_parser().parse_args(), prepare, run_for_client)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_client, run_flow
 from bots.config import MUISCA_PASSWORD, get_client, load_settings
 from bots.errors import InvalidInput, NeedsHuman
 from bots.log import bind, get_logger, register_secret
@@ -215,12 +215,7 @@ def main(argv: list[str] | None = None) -> Outcome:
             options["confirmar"],
             options["aprobacion"],
         )
-
-    from bots.browser import client_run
-    from bots.mail import MailWatchers
-
-    with MailWatchers(idle_renew=settings.idle_renew_s) as watchers, client_run(client, settings=settings) as run:
-        outcome = run_for_client(run, client, settings, watchers=watchers, **options)
+    outcome = run_client(run_for_client, client, settings, options)
     if not args.json:
         _imprimir(outcome.data["solicitudes"], outcome.data["por_formalizar"])
     return outcome

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bots import artifacts
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow
-from bots.config import FIRMA_PASSWORD, MUISCA_PASSWORD, Client, Settings, get_client, load_settings
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow, run_single_client
+from bots.config import FIRMA_PASSWORD, MUISCA_PASSWORD, Client, Settings
 from bots.errors import InvalidInput, NeedsHuman, PortalError
 from bots.formato1876 import Formato1876Error, Resolucion1876, parse_formato_1876, texto_pdf
-from bots.log import bind, get_logger, register_secret
+from bots.log import get_logger, register_secret
 from bots.portals.muisca.modelo import TIPOS_FACTURACION, Pedido, tipo_facturacion
 from bots.validation import validate_nit, validate_prefix, validate_range
 
@@ -588,16 +588,7 @@ def main(argv: list[str] | None = None) -> Outcome:
     args = build_parser().parse_args(argv)
     validate_nit(args.cliente)
     validar_pedido(args.prefijo, args.desde, args.hasta, args.tipo)  # cheapest checks before reading files
-    settings = load_settings()
-    client = get_client(args.cliente, settings)
-    bind(client=client.nit)
-    options = prepare(args, client, settings)
-
-    from bots.browser import client_run
-    from bots.mail import MailWatchers
-
-    with MailWatchers(idle_renew=settings.idle_renew_s) as watchers, client_run(client, settings=settings) as run:
-        return run_for_client(run, client, settings, watchers=watchers, **options)
+    return run_single_client(args, prepare, run_for_client)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow
+from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow, run_single_client
 from bots.errors import InvalidInput
-from bots.portals.habilitacion.procesos import Habilitacion, run_single, verificar_habilitacion
-from bots.validation import validate_nit
+from bots.portals.habilitacion.procesos import Habilitacion, verificar_habilitacion
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun
@@ -86,13 +85,7 @@ def run_for_client(
 
 
 def main() -> Outcome:
-    from bots.config import get_client, load_settings
-
-    args = build_parser().parse_args()
-    nit = validate_nit(args.cliente)
-    settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
-    client = get_client(nit, settings)
-    return run_single(run_for_client, client, settings, prepare(args, client, settings))
+    return run_single_client(build_parser().parse_args(), prepare, run_for_client)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bots.cli import Outcome
-from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError, RobotError, Waiting
+from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError, Waiting
 from bots.locators import Locators
 from bots.log import get_logger
 from bots.portals.catalogo.session import CatalogoSession
@@ -83,28 +83,6 @@ class PendingApproval(NeedsHuman):
 
     def __init__(self, message: str, *, data: dict[str, Any]) -> None:
         super().__init__(message, reason="aprobacion", data=data)
-
-
-def outcome_of(exc: RobotError) -> Outcome:
-    """The flow result of a stop, with the data some errors carry (e.g. the approval question)."""
-    return Outcome.from_exception(exc)
-
-
-def run_single(
-    run_for_client: Callable[..., Outcome], client: Client, settings: Settings, options: dict[str, Any]
-) -> Outcome:
-    """One client from the command line: its own browser context and mail watchers; a stop becomes
-    the flow's result with its data (the batch, ``flows.lote``, calls ``run_for_client`` itself)."""
-    from bots.browser import client_run
-    from bots.log import bind
-    from bots.mail import MailWatchers
-
-    bind(client=client.nit)
-    try:
-        with MailWatchers(idle_renew=settings.idle_renew_s) as watchers, client_run(client, settings=settings) as run:
-            return run_for_client(run, client, settings, watchers=watchers, **options)
-    except RobotError as exc:
-        return outcome_of(exc)
 
 
 @dataclass
@@ -647,9 +625,7 @@ __all__ = [
     "PendingApproval",
     "asociar_software",
     "check_ids",
-    "outcome_of",
     "registrar_facturador",
-    "run_single",
     "salida_produccion",
     "verificar_habilitacion",
 ]
