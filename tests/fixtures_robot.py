@@ -9,6 +9,11 @@
     result = env.run("asociar_prefijo", "--cliente", "900123456", "--prefijo", "FE", "--json")
     assert result.returncode == 0 and result.json["status"] == "ok"
     assert env.world.journal.count("900123456", "asociar_prefijo") == 1
+
+Every env also feeds the session's secret scan (`tests.secret_scan.SESSION`): each flow run's stdout
+and stderr, and when the env ends the secrets its sandbox issued or used and the bytes of every file
+the robot wrote. The autouse `secret_scan` fixture fails the session (at the last test's teardown) if
+any of those secrets shows up anywhere, raw or encoded; see tests/secret_scan.py.
 """
 
 from __future__ import annotations
@@ -26,14 +31,31 @@ from typing import Any
 
 import pytest
 
-from sandbox import demo
+from sandbox import catalogo_state, demo
 from sandbox.demo import DEMO_NIT, demo_client
 from sandbox.mail import ImapMailSink, ImapServer
 from sandbox.server import SandboxServer
 from sandbox.world import SandboxClient, World
+from tests.secret_scan import (
+    KIND_CLAVE_DINAMICA,
+    KIND_FIRMA_PASSWORD,
+    KIND_MAILBOX_PASSWORD,
+    KIND_MUISCA_PASSWORD,
+    KIND_TOKEN,
+    SESSION,
+    SecretRegistry,
+    report,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 MAILBOX_PASSWORD = demo.MAILBOX_PASSWORD
+#: The kind of each key of the robot's secrets file (others are reported as "secret <key>").
+SECRET_FILE_KINDS = {
+    "muisca_password": KIND_MUISCA_PASSWORD,
+    "firma_password": KIND_FIRMA_PASSWORD,
+    "buzon_token_password": KIND_MAILBOX_PASSWORD,
+    "buzon_clave_dinamica_password": KIND_MAILBOX_PASSWORD,
+}
 
 
 @dataclass
@@ -48,6 +70,13 @@ class FlowResult:
     json: dict[str, Any] | None = None
     log: list[dict[str, Any]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        """Every flow run's output goes to the session's secret scan (whoever started the process)."""
+        flow = self.args[2] if len(self.args) > 2 and self.args[1] == "-m" else " ".join(self.args[:1])
+        test = os.environ.get("PYTEST_CURRENT_TEST", "outside a test")
+        for stream, text in (("stdout", self.stdout), ("stderr", self.stderr)):
+            SESSION.add_stream(f"{stream} of {flow} ({test})", text or "")
+
     def events(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.log if e.get("event") == name]
 
@@ -55,7 +84,15 @@ class FlowResult:
 class RobotEnv:
     """A sandbox, an IMAP server and the files that point the robot at them."""
 
-    def __init__(self, root: Path, world: World, server: SandboxServer, imap: ImapServer) -> None:
+    def __init__(
+        self,
+        root: Path,
+        world: World,
+        server: SandboxServer,
+        imap: ImapServer,
+        *,
+        registry: SecretRegistry | None = None,
+    ) -> None:
         self.root = root
         self.world = world
         self.server = server
@@ -67,6 +104,9 @@ class RobotEnv:
         self.output_dir = root / "output"
         self.profiles: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, str]] = {}
+        self.registry = SESSION if registry is None else registry
+        self.closed = False
+        self.registry.on_finish(self, self.close)  # envs nobody closes (module fixtures) end with the session
         self.env = {
             **demo.robot_settings(world, self.clients_file, self.secrets_file, root),
             "DIAN_LOG_FORMAT": "json",
@@ -92,6 +132,7 @@ class RobotEnv:
         for address in {client.email_rut, client.key_mailbox}:
             if address.lower() not in self.imap.accounts:
                 self.imap.add_account(address, MAILBOX_PASSWORD)
+            self.registry.add_secret(self.imap.account(address).password, KIND_MAILBOX_PASSWORD)
         data = demo.robot_profile(client, self.imap.host, self.imap.port)
         _merge(data, profile or {})
         self.profiles[nit] = data
@@ -101,6 +142,9 @@ class RobotEnv:
 
     def write_files(self) -> None:
         demo.write_robot_files(self.clients_file, self.secrets_file, list(self.profiles.values()), self.secrets)
+        for values in self.secrets.values():  # what the robot holds, wrong passwords set by a test included
+            for key, value in values.items():
+                self.registry.add_secret(value, SECRET_FILE_KINDS.get(key, f"secret {key}"))
 
     # -- running flows ---------------------------------------------------------------------------
     def run(self, flow: str, *args: str, timeout: float = 180, env: dict[str, str] | None = None) -> FlowResult:
@@ -122,6 +166,42 @@ class RobotEnv:
                     result.log.append(json.loads(line))
         return result
 
+    # -- the end ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Feed the secret scan with what this env's sandbox issued or used and with the robot's files.
+
+        Not scanned, on purpose: the clients and secrets files this fixture writes (they are not the
+        robot's; they live in the env's root, outside the scanned folders). The hand-off JSON of
+        flows.asociar_software holds the provider's PIN by design; the PIN is not a registered secret, so
+        that file is scanned like any other.
+        """
+        if self.closed:
+            return
+        self.closed = True
+        self.registry.done(self)
+        for secret, kind in self.sandbox_secrets():
+            self.registry.add_secret(secret, kind)
+        for folder in (self.artifacts_dir, self.output_dir):
+            self.registry.add_tree(folder, exclude=(self.clients_file, self.secrets_file))
+
+    def sandbox_secrets(self) -> Iterator[tuple[str, str]]:
+        """(value, kind) of each password DIAN's side knows and each token and clave dinámica it issued."""
+        for client in self.world.clients.values():
+            yield client.muisca_password, KIND_MUISCA_PASSWORD
+            yield client.firma_password, KIND_FIRMA_PASSWORD
+            if client.catalogo is not None:
+                for token in client.catalogo.tokens.values():
+                    yield token.guid, KIND_TOKEN
+            if client.muisca is not None:
+                state = client.muisca
+                keys = [*state.claves_anteriores, *([state.clave.valor] if state.clave else [])]
+                keys += [c.clave.valor for c in state.comunicados]
+                for key in keys:
+                    yield key, KIND_CLAVE_DINAMICA
+        for values in self.secrets.values():
+            for key, value in values.items():
+                yield value, SECRET_FILE_KINDS.get(key, f"secret {key}")
+
     def artifact_bytes(self) -> Iterator[tuple[Path, bytes]]:
         """Every file the robot wrote (artifacts and evidence), to scan for secrets."""
         for folder in (self.artifacts_dir, self.output_dir):
@@ -141,13 +221,48 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
             base[key] = val
 
 
+@pytest.fixture(scope="session", autouse=True)
+def secret_scan() -> Iterator[SecretRegistry]:
+    """The suite-wide secret scan: at the session's end, no registered secret in any robot output.
+
+    Also records every token the sandboxes issue while the session runs: the catalogue state keeps only
+    the newest token per host, and a replaced one was mailed all the same (`issue_token` builds its
+    tokens from the module's `AuthToken`, so a recording subclass sees them all).
+    """
+
+    @dataclass
+    class RecordedToken(catalogo_state.AuthToken):
+        def __post_init__(self) -> None:
+            SESSION.add_secret(self.guid, KIND_TOKEN)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(catalogo_state, "AuthToken", RecordedToken)
+        yield SESSION
+    findings = SESSION.finish()
+    if findings:
+        pytest.fail(report(findings), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line on what the secret scan covered."""
+    stats = SESSION.stats
+    if stats is not None and (stats.streams or stats.files or stats.secrets):
+        terminalreporter.write_line(stats.line())
+
+
 @pytest.fixture
-def robot_env(tmp_path: Path, world: World, sandbox: SandboxServer, pymap_server: ImapServer) -> RobotEnv:
+def robot_env(tmp_path: Path, world: World, sandbox: SandboxServer, pymap_server: ImapServer) -> Iterator[RobotEnv]:
     """The robot pointed at a fresh sandbox, mail in pymap."""
-    return RobotEnv(tmp_path, world, sandbox, pymap_server)
+    env = RobotEnv(tmp_path, world, sandbox, pymap_server)
+    yield env
+    env.close()
 
 
 @pytest.fixture
-def robot_env_dovecot(tmp_path: Path, world: World, sandbox: SandboxServer, dovecot_server: ImapServer) -> RobotEnv:
+def robot_env_dovecot(
+    tmp_path: Path, world: World, sandbox: SandboxServer, dovecot_server: ImapServer
+) -> Iterator[RobotEnv]:
     """The robot pointed at a fresh sandbox, mail in Dovecot."""
-    return RobotEnv(tmp_path, world, sandbox, dovecot_server)
+    env = RobotEnv(tmp_path, world, sandbox, dovecot_server)
+    yield env
+    env.close()
