@@ -53,7 +53,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -61,7 +60,7 @@ from starlette.routing import BaseRoute, Route
 
 from sandbox import catalogo_state as cs
 from sandbox.catalogo_state import CatalogoState, set_stage, state_of
-from sandbox.gates import fault_gate, server_error
+from sandbox.gates import fault_gate, posted_form, server_error
 from sandbox.render import Page, find_recording, load_page
 from sandbox.world import SandboxClient, World
 
@@ -145,13 +144,7 @@ class Catalogo:
         self.used_captchas: set[str] = set()
 
     # -- plumbing -------------------------------------------------------------------------------
-    @staticmethod
-    async def form(request: Request) -> dict[str, str]:
-        """Posted fields (application/x-www-form-urlencoded; the last value wins)."""
-        if request.method != "POST":
-            return {}
-        body = (await request.body()).decode("utf-8", errors="replace")
-        return dict(parse_qsl(body, keep_blank_values=True))
+    form = staticmethod(posted_form)
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(AUTH_COOKIE, ""))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import parse_qsl
 
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from sandbox.world import World
@@ -32,3 +34,11 @@ def server_error() -> Response:
         "<h1>Server Error in '/' Application.</h1><h2><i>Runtime Error</i></h2></body></html>"
     )
     return HTMLResponse(body, status_code=500)
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    """Posted fields (application/x-www-form-urlencoded; the last value wins); {} unless POST."""
+    if request.method != "POST":
+        return {}
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))

@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import quote
 
 from lxml.etree import _Element
 from starlette.requests import Request
@@ -48,7 +48,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.formato1876 import MODALIDADES, Declarante, FilaNumeracion, render_1302, render_1876
-from sandbox.gates import fault_gate
+from sandbox.gates import fault_gate, posted_form
 from sandbox.mail import build_dynamic_key_email
 from sandbox.muisca_state import (
     PORTAL,
@@ -185,13 +185,7 @@ class Muisca:
         self.sessions: dict[str, Session] = {}
 
     # -- plumbing -------------------------------------------------------------------------------
-    @staticmethod
-    async def form(request: Request) -> dict[str, str]:
-        """The posted fields (application/x-www-form-urlencoded; the last value wins)."""
-        if request.method != "POST":
-            return {}
-        body = (await request.body()).decode("utf-8", errors="replace")
-        return dict(parse_qsl(body, keep_blank_values=True))
+    form = staticmethod(posted_form)
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
