@@ -156,8 +156,22 @@ class Outcome(BaseModel):
         return json.dumps(payload, ensure_ascii=False)
 
 
+def add_client_argument(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--cliente NIT``: the one client a flow's command line works for."""
+    parser.add_argument(
+        "--cliente", required=True, metavar="NIT",
+        help="NIT del cliente, con o sin dígito de verificación (900123456 o 900.123.456-8); debe estar en "
+        "el archivo de clientes",
+    )
+    return parser
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the options ``run_flow`` understands (``--json``) to a flow's parser."""
+    """The options every single-client flow shares: ``--clientes`` (read by ``run_single_client``) and
+    ``--json`` (read by ``run_flow``)."""
+    parser.add_argument(
+        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
+    )
     parser.add_argument("--json", action="store_true", help="imprime el resultado como JSON en la salida estándar")
     return parser
 

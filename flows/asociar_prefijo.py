@@ -26,7 +26,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots import text
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    help_text,
+    run_flow,
+    run_single_client,
+)
 from bots.errors import InvalidInput, NeedsHuman, PortalError, Waiting
 from bots.log import get_logger
 from bots.portals.catalogo import Option, find_option
@@ -104,15 +112,8 @@ def build_parser() -> SpanishArgumentParser:
             '      --software "CADENA S. A. - 890930534efacturacadena" --json',
         ),
     )
-    parser.add_argument(
-        "--cliente", required=True, metavar="NIT",
-        help="NIT del cliente, con o sin dígito de verificación (900123456 o 900.123.456-8); debe estar en "
-        "el archivo de clientes",
-    )
+    add_client_argument(parser)
     add_options(parser)
-    parser.add_argument(
-        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
-    )
     add_common_arguments(parser)
     return parser
 

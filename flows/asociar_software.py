@@ -23,7 +23,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    run_flow,
+    run_single_client,
+)
 from bots.errors import InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, asociar_software
 
@@ -60,11 +67,8 @@ def build_parser() -> SpanishArgumentParser:
             "Ejemplo: python -m flows.asociar_software --cliente 900123456 --json"
         ),
     )
-    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente, con o sin DV")
+    add_client_argument(parser)
     add_options(parser)
-    parser.add_argument(
-        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
-    )
     add_common_arguments(parser)
     return parser
 

@@ -22,7 +22,15 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, Status, add_common_arguments, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    Status,
+    add_client_argument,
+    add_common_arguments,
+    run_flow,
+    run_single_client,
+)
 from bots.config import ProductionApproval
 from bots.errors import InvalidInput, RobotError
 from bots.portals.habilitacion.procesos import (
@@ -76,13 +84,10 @@ def build_parser() -> SpanishArgumentParser:
             "Ejemplo: python -m flows.habilitacion --cliente 900123456 --json"
         ),
     )
-    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente, con o sin DV")
+    add_client_argument(parser)
     add_options(parser)
     registro_flow.add_email_option(parser)
     salida_flow.add_approval_options(parser)
-    parser.add_argument(
-        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
-    )
     add_common_arguments(parser)
     return parser
 

@@ -24,7 +24,15 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_client, run_flow
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    help_text,
+    run_client,
+    run_flow,
+)
 from bots.config import MUISCA_PASSWORD, get_client, load_settings
 from bots.errors import InvalidInput, NeedsHuman
 from bots.log import bind, get_logger, register_secret
@@ -91,7 +99,7 @@ def build_parser() -> SpanishArgumentParser:
             '      --confirmar --aprobacion "Ana Gómez, representante legal, correo del 2026-03-20"',
         ),
     )
-    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente")
+    add_client_argument(parser)
     add_options(parser)
     add_common_arguments(parser)
     return parser
@@ -202,7 +210,7 @@ def run_for_client(
 def main(argv: list[str] | None = None) -> Outcome:
     args = build_parser().parse_args(argv)
     validate_nit(args.cliente)
-    settings = load_settings()
+    settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
     client = get_client(args.cliente, settings)
     bind(client=client.nit)
     options = prepare(args, client, settings)

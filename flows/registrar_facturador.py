@@ -21,7 +21,14 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    run_flow,
+    run_single_client,
+)
 from bots.errors import InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, registrar_facturador
 from bots.validation import validate_email
@@ -64,12 +71,9 @@ def build_parser() -> SpanishArgumentParser:
             "Ejemplo: python -m flows.registrar_facturador --cliente 900123456 --correo facturas@empresa.com --json"
         ),
     )
-    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente, con o sin DV")
+    add_client_argument(parser)
     add_options(parser)
     add_email_option(parser)
-    parser.add_argument(
-        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
-    )
     add_common_arguments(parser)
     return parser
 

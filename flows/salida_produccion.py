@@ -29,7 +29,14 @@ import argparse
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    run_flow,
+    run_single_client,
+)
 from bots.config import ProductionApproval
 from bots.errors import BOGOTA, InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, salida_produccion
@@ -78,12 +85,9 @@ def build_parser() -> SpanishArgumentParser:
             "(correo del 2026-03-20)\" --fecha 2026-04-01 --json"
         ),
     )
-    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente, con o sin DV")
+    add_client_argument(parser)
     add_options(parser)
     add_approval_options(parser)
-    parser.add_argument(
-        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
-    )
     add_common_arguments(parser)
     return parser
 

@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bots import artifacts
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, help_text, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    help_text,
+    run_flow,
+    run_single_client,
+)
 from bots.config import FIRMA_PASSWORD, MUISCA_PASSWORD, Client, Settings
 from bots.errors import InvalidInput, NeedsHuman, PortalError
 from bots.formato1876 import Formato1876Error, Resolucion1876, parse_formato_1876, texto_pdf
@@ -116,9 +124,7 @@ def build_parser() -> SpanishArgumentParser:
         description=help_text(DESCRIPTION, DETALLE),
         epilog=help_text(CODIGOS, EJEMPLOS),
     )
-    parser.add_argument(
-        "--cliente", required=True, metavar="NIT", help="NIT del cliente (con o sin dígito de verificación)"
-    )
+    add_client_argument(parser)
     add_options(parser)
     add_common_arguments(parser)
     return parser

@@ -14,7 +14,14 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bots.cli import Outcome, SpanishArgumentParser, add_common_arguments, run_flow, run_single_client
+from bots.cli import (
+    Outcome,
+    SpanishArgumentParser,
+    add_client_argument,
+    add_common_arguments,
+    run_flow,
+    run_single_client,
+)
 from bots.errors import InvalidInput
 from bots.portals.habilitacion.procesos import Habilitacion, verificar_habilitacion
 
@@ -51,11 +58,8 @@ def build_parser() -> SpanishArgumentParser:
             "Ejemplo: python -m flows.verificar_habilitacion --cliente 900123456 --reintentar-en 60 --json"
         ),
     )
-    parser.add_argument("--cliente", required=True, metavar="NIT", help="NIT del cliente, con o sin DV")
+    add_client_argument(parser)
     add_options(parser)
-    parser.add_argument(
-        "--clientes", metavar="ARCHIVO", help="archivo de clientes (TOML); por defecto DIAN_CLIENTS_FILE"
-    )
     add_common_arguments(parser)
     return parser
 
