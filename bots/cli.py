@@ -30,7 +30,8 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel, Field
 
-from bots.errors import BOGOTA, ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
+from bots.clock import BOGOTA
+from bots.errors import ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
 from bots.log import bind, configure_logging, current_context, get_logger, new_run_id, redact_text, redact_value
 
 log = get_logger(__name__)

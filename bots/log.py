@@ -22,13 +22,13 @@ import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
-from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import SecretBytes, SecretStr
+
+from bots.clock import now_bogota
 
 if TYPE_CHECKING:
     from bots.config import Settings
@@ -221,7 +221,7 @@ def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict
 
 def new_run_id() -> str:
     """A run id that sorts by time: ``20260301-221500-3fa85f`` (Bogotá time)."""
-    now = datetime.now(ZoneInfo("America/Bogota"))
+    now = now_bogota()
     return f"{now:%Y%m%d-%H%M%S}-{_random.token_hex(3)}"
 
 

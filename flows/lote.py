@@ -49,7 +49,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from bots.cli import Outcome, SpanishArgumentParser, Status, help_text, run_flow
-from bots.errors import BOGOTA, InvalidInput, RobotError
+from bots.clock import BOGOTA
+from bots.errors import InvalidInput, RobotError
 from bots.log import bound, get_logger
 
 if TYPE_CHECKING:
