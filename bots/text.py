@@ -55,7 +55,8 @@ def normalize(text: str | None) -> str:
 
 
 def squash(text: str | None) -> str:
-    """Runs of whitespace (non-breaking spaces and newlines included) as one space, trimmed."""
+    """Whitespace collapsed and trimmed (non-breaking spaces and newlines included): a text as a person
+    reads it (case, accents and dashes kept)."""
     return " ".join(str(text).split()) if text else ""
 
 
@@ -67,7 +68,8 @@ def strip_accents(text: str | None) -> str:
 
 
 def fold(text: str | None) -> str:
-    """``normalize`` without accents: "Cédula de  Ciudadanía" → "cedula de ciudadania"."""
+    """``normalize`` without accents, for labels whose exact spelling is not known (headers, DIAN's
+    messages): "Cédula de  Ciudadanía" → "cedula de ciudadania". Never for values the robot types."""
     return strip_accents(normalize(text))
 
 
