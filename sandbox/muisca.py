@@ -784,6 +784,12 @@ class Muisca:
         page = self.page(session, "M-09", "marco")
         if not state.ayuda_sobre_firma:
             page.set_attr("aside.panel-ayuda", "hidden", "hidden")
+        if state.capa_desconocida_sobre_firma:
+            page.append_html(
+                "body",
+                '<div class="aviso-nuevo" style="position:fixed;inset:0;z-index:60;background:rgba(0,0,0,.3)">'
+                "Nuevo aviso</div>",
+            )
         return HTMLResponse(page.html())
 
     async def firma(self, request: Request, session: Session) -> Response:

@@ -193,7 +193,7 @@ def clasificar_error(texto: str) -> str:
 
 
 #: Playwright's words when another element takes a click ("<aside …> intercepts pointer events").
-_TAPADO = re.compile(r"(<[^>]{1,200}>)[^<\n]{0,80}intercepts pointer events")
+_TAPADO = re.compile(r"(<[a-z][^\n]{0,240}?)\s*(?:from <[^\n]*?> subtree\s*)?intercepts pointer events")
 
 
 class FirmaMarco:
