@@ -20,7 +20,7 @@ from bots.mail import (
     TokenLink,
     token_matcher,
 )
-from bots.mail_watch import _junk_folders
+from bots.mail.watcher import _junk_folders
 from sandbox.mail import (
     DovecotServer,
     ImapAccount,
