@@ -31,6 +31,7 @@ __all__ = [
     "TokenEmail",
     "TokenLink",
     "from_dian",
+    "has_token_subject",
     "host_allowed",
     "parse_dynamic_key",
     "parse_dynamic_key_email",
@@ -138,6 +139,12 @@ def host_allowed(link: TokenLink, hosts: Iterable[str] | None = None) -> bool:
 
 
 # --- E-01 -----------------------------------------------------------------------------------------
+
+
+def has_token_subject(raw: bytes) -> bool:
+    """True when the subject names the token e-mail, whoever sent it (to report a spoofed sender)."""
+    msg = _message(raw)
+    return msg is not None and _TOKEN_SUBJECT in _fold(str(msg.get("Subject", "")))
 
 
 def read_token_email(raw: bytes) -> TokenEmail | None:

@@ -26,7 +26,14 @@ from typing import Any, Generic, Protocol, TypeVar
 from bots.log import get_logger
 from bots.mail.errors import MailError, MailTimeout
 from bots.mail.options import MailboxAccess, WatchOptions
-from bots.mail.parsers import DynamicKey, TokenLink, host_allowed, parse_dynamic_key, read_token_email
+from bots.mail.parsers import (
+    DynamicKey,
+    TokenLink,
+    has_token_subject,
+    host_allowed,
+    parse_dynamic_key,
+    read_token_email,
+)
 
 __all__ = ["Matcher", "PendingMail", "Waiter", "dynamic_key_matcher", "token_matcher"]
 
@@ -64,6 +71,8 @@ def token_matcher(
     def match(raw: bytes) -> TokenLink | None:
         found = read_token_email(raw)
         if found is None:
+            if has_token_subject(raw):
+                log.warning("correo de token ignorado: el remitente no es de la DIAN")
             return None
         if oldest is not None and found.sent is not None and found.sent < oldest:
             log.warning("correo de token ignorado: es anterior a la solicitud", fecha=found.sent.isoformat())
