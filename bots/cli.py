@@ -28,8 +28,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from playwright.sync_api import Error as PlaywrightError
 from pydantic import BaseModel, Field
 
+from bots import steps
 from bots.errors import BOGOTA, ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
 from bots.log import bind, configure_logging, current_context, get_logger, new_run_id, redact_text, redact_value
 
@@ -86,6 +88,8 @@ class Outcome(BaseModel):
     retryable: bool = False
     artifacts: str | None = None
     run_id: str | None = None
+    #: For a failure: what this run already did that cannot be undone (from the step journal).
+    this_run: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -137,6 +141,8 @@ class Outcome(BaseModel):
         if self.retry_at:
             local = self.retry_at.astimezone(BOGOTA)
             lines.append(f"  Volver a intentar después de: {local:%Y-%m-%d %H:%M} (hora de Colombia)")
+        if self.this_run:
+            lines.append(f"  {self.this_run}")
         if self.artifacts:
             lines.append(f"  Evidencia de la falla: {self.artifacts}")
         if self.data.get("page_path"):
@@ -204,6 +210,18 @@ def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
         exc.fill_context(client=current_context().get("client"), step=current_context().get("step"))
         outcome = Outcome.from_exception(exc)
         log.warning("resultado", status=outcome.status.value, error=str(exc))
+    except PlaywrightError as exc:
+        covered = _covered_by(exc)
+        if covered is None:
+            log.exception("error inesperado")
+            outcome = Outcome.from_exception(exc)
+        else:
+            # Something the robot does not know covers the page (an announcement, a modal): the
+            # portal changed. Never an "unexpected error", never "the portal did not answer".
+            outcome = Outcome.from_exception(
+                PortalChanged(f"Un elemento desconocido cubre la página e impidió el clic: {covered}")
+            )
+            log.warning("resultado", status=outcome.status.value, error=outcome.message)
     except KeyboardInterrupt:
         outcome = Outcome(status=Status.ERROR, message="Interrumpido por el operador.")
         log.warning("interrumpido")
@@ -214,7 +232,18 @@ def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
         _close_browser()
     outcome.run_id = outcome.run_id or run_id
     outcome.client = outcome.client or current_context().get("client")
+    if outcome.status not in (Status.OK, Status.YA_HECHO, Status.ERROR_ENTRADA):
+        outcome.this_run = steps.this_run_sentence(current_context().get("client"))
     return outcome
+
+
+_INTERCEPTS = re.compile(r"(<[^>]{1,300}>)[^\n]*intercepts pointer events")
+
+
+def _covered_by(exc: BaseException) -> str | None:
+    """The element Playwright says intercepted a click (its opening tag), if that is why it failed."""
+    found = _INTERCEPTS.search(str(exc))
+    return found.group(1) if found else None
 
 
 def run_flow(main: Callable[[], Outcome | None], *, settings: Any = None) -> NoReturn:
