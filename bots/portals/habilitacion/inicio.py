@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bots.errors import PortalChanged
+from bots.errors import PortalChanged, PortalError
 from bots.portals.habilitacion.base import Screen
 from bots.portals.habilitacion.modelos import Aviso, FechasProduccion, format_dian_date, parse_dian_date
 
@@ -104,6 +104,13 @@ class ConfirmacionS2(Screen):
         boton = self.locs.require("aceptar")
         with self.page.expect_response(lambda r: SET_DATES_PATH in r.url, timeout=60_000) as answer:
             boton.click()
+        if answer.value.status >= 500:  # the view's Ajax error handler shows nothing (Dashboard.cshtml:435)
+            raise PortalError(
+                f"La DIAN respondió con error HTTP {answer.value.status} al registrar la fecha de inicio en "
+                "producción. Ejecute de nuevo: el robot verificará leyendo el portal si la DIAN alcanzó a registrarla",
+                dian_text=f"HTTP {answer.value.status}",
+                retryable=True,
+            )
         try:
             return ResultadoS2.recognise(self.page, self.locators, timeout_s=8).aviso(alertas_antes)
         except PortalChanged:

@@ -530,7 +530,10 @@ def _fecha_registrada(hab: Habilitacion) -> bool | None:
     estado = hab.abrir_facturador().leer()
     if estado.fecha_produccion is not None:
         return True
-    return False if hab.fecha_en_dialogo is not None else None
+    # DIAN opens the date dialog after the dashboard has loaded: give it time before concluding.
+    hab.session.goto(DASHBOARD_PATH)
+    _, dialogo = landing(hab.page, hab.locators, esperar_dialogo_s=DATE_DIALOG_WAIT_S)
+    return False if dialogo is not None else None
 
 
 def _sincronizado(hab: Habilitacion) -> bool | None:
