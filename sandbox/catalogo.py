@@ -10,10 +10,12 @@ Pages come from recordings/catalogo (`render.load_page`), filled with the client
     /User/AuthToken?pk=<type>|<doc>&rk=<nit>&token=<guid>      opens a session (.AspNet.ApplicationCookie)
     /User/LogOut                                               ends it
     /Home/Dashboard                                            H-01 (H-08 on top when due) / P-01
-    /Contributor/CheckContributorRegister                      H-02
-    /Contributor/View[/<id>], POST /Contributor/Register       H-03, H-04 (Registrar signs the user out)
-    /Contributor/ConfigureOperationModes[/<id>]                H-05/H-06 (habilitación only)
-    POST /Contributor/AddContributorOperations, /Contributor/RemoveOperationMode
+    /Contributor/CheckContributorRegister → /Document/ElectronicDocuments   H-02 (card → /Contributor/Check)
+    /Contributor/Check → /Contributor/Register (pending) or /Contributor/View/<id>
+    /Contributor/Register (GET, pending), /Contributor/View/<id>, POST /Contributor/Register   H-03, H-04
+                                                               (Registrar signs the user out)
+    /Contributor/ConfigureOperationModes/<id>                  H-05/H-06 (habilitación only; without id: 500)
+    POST /Contributor/AddContributorOperations, /Contributor/RemoveContributorOperation
     /TestSet/View?operationModeId&contributorId&contributorCode&softwareId   H-07
     POST /Contributor/SetHabilitationAndProductionDates        H-09 → H-10 (JSON {success, message})
     POST /Contributor/SyncToProduction                         H-11 (JSON)
@@ -83,6 +85,10 @@ REC_CONTRIB_ID = "100245"
 REC_MASKED = "factur*****@empresa-demo.test"
 REC_TEST_SET_ID = "9beaf894-8d09-4e92-b404-b24944d8bc5b"
 REC_SOFTWARE_ID = "49fab599-4556-4828-a30b-852a910c5bb1"
+REC_SOFTWARE_NAME = "890930534efacturacadena"
+REC_PIN = "75315"
+REC_DATE_HAB = "10-02-2026"  # H-08/H-09: the habilitation date written into the dashboard's dialog script
+REC_DATE_PROD = "15-02-2026"  # H-08 proposed production date; H-03c "Fecha de inicio producción"
 
 # DIAN's texts (UserController, ContributorController, EnumHelper, views); "invented" where marked.
 MESSAGES = {
@@ -412,16 +418,36 @@ class Catalogo:
         if self.prod:
             page, _ = self.page("P-01", "inicio", session.nit)
         elif state.habilitado and state.production_date is None:
-            page, _ = self.page("H-08", "modal", session.nit)
-            page.set_value("#habilitationDate", cs.fmt_date(state.habilitation_date))
-            page.set_value("#productionDate", cs.fmt_date(self.world.clock.now()))
+            # Dashboard.cshtml: document-ready opens the dialog after load, with the fade
+            page, _ = self.page("H-08", "tras-carga", session.nit)
+            page.replace_text(REC_DATE_HAB, cs.fmt_date(state.habilitation_date))
+            page.replace_text(REC_DATE_PROD, cs.fmt_date(self.world.clock.now()))
         else:
             page, _ = self.page("H-01", "inicio", session.nit)
         return self.html(page)
 
+    async def check_register(self, request: Request, session: Session) -> Response:
+        """ContributorController.CheckContributorRegister: a biller goes to the document types."""
+        return RedirectResponse("/Document/ElectronicDocuments", status_code=302)
+
     async def document_types(self, request: Request, session: Session) -> Response:
         page, _ = self.page("H-02", "tipos", session.nit)
         return self.html(page)
+
+    async def check(self, request: Request, session: Session) -> Response:
+        """ContributorController.Check: pending → /Contributor/Register, else /Contributor/View/{id}."""
+        state = self.state(session.nit)
+        if state.status == "pendiente" and not self.prod:
+            return RedirectResponse("/Contributor/Register", status_code=302)
+        return RedirectResponse(f"/Contributor/View/{state.contributor_id}", status_code=302)
+
+    async def register_form(self, request: Request, session: Session) -> Response:
+        state = self.state(session.nit)
+        if self.prod:
+            return server_error()
+        if state.status != "pendiente":
+            return RedirectResponse(f"/Contributor/View/{state.contributor_id}", status_code=302)
+        return self.html(self.contributor_page(session))
 
     def contributor_page(self, session: Session, error: str | None = None, typed: str | None = None) -> Page:
         state = self.state(session.nit)
@@ -434,7 +460,8 @@ class Catalogo:
         page.set_value("#Email", client.email_rut)
         page.set_value("#AcceptanceStatusName", cs.STATUS_TEXT[state.status])
         page.set_value("#ExchangeEmail", typed if typed is not None else (state.exchange_email or ""))
-        page.set_value("#ProductionDate", cs.fmt_date(state.production_date))
+        if page.has("#ProductionDate"):
+            page.set_value("#ProductionDate", cs.fmt_date(state.production_date))
         if error:
             page.set_text('[data-valmsg-for="ExchangeEmail"]', error)
             page.set_attr('[data-valmsg-for="ExchangeEmail"]', "class", "field-validation-error text-danger")
@@ -450,7 +477,7 @@ class Catalogo:
         data = await self.form(request)
         state = self.state(session.nit)
         if state.status != "pendiente":
-            return RedirectResponse("/Contributor/View", status_code=303)
+            return RedirectResponse(f"/Contributor/View/{state.contributor_id}", status_code=303)
         email = data.get("ExchangeEmail", "").strip()
         if not cs.EMAIL_RE.match(email):
             return self.html(self.contributor_page(session, MESSAGES["email_invalid"], email))
@@ -463,21 +490,20 @@ class Catalogo:
 
     async def configure_modes(self, request: Request, session: Session) -> Response:
         state = self.state(session.nit)
-        if state.status == "pendiente":
+        if request.path_params.get("id") is None:
+            return server_error()  # ConfigureOperationModes(int id): no id → HTTP 500 on DIAN
+        if state.status == "pendiente":  # the save button is not rendered; the alert says why
             page, _ = self.page("H-05", "pendiente-de-registro", session.nit)
-        elif state.operations:
-            page, _ = self.page("H-06", "en-pruebas", session.nit)  # a recorded row to clone
+        elif state.operations:  # a recorded row to clone; "en-proceso" has no save button (a mode in test)
+            page, _ = self.page("H-06", "en-proceso" if state.in_test else "aceptado", session.nit)
             self.fill_operations(page, session.nit, state)
         else:
             page, _ = self.page("H-05", "sin-modos", session.nit)
         page.set_text("#providers-data", _providers_json())
         page.fill_options("#ProviderId", [(p.provider_id, p.provider) for p in _providers()], keep_first=False)
         page.fill_options("#SoftwareId", [], keep_first=False)
-        if state.in_test:
-            page.set_attr("#add-operation-mode-form .btn-save", "class",
-                          "btn btn-success btn-radian-success btn-save disabled")
-        if session.flash:
-            self.graft(page, "H-05", "aviso", "#floating-top-right > *", "#floating-top-right", nit=session.nit)
+        if session.flash:  # TempData["ErrorMessage"] → showNotification('warning', …, 'floating', 'Aviso.', …)
+            self.graft(page, "H-05", "aviso", "#floating-top-right", "#container", nit=session.nit)
             page.set_text("#floating-top-right .alert-message", session.flash)
             session.flash = None
         return self.html(page)
@@ -497,8 +523,8 @@ class Catalogo:
                                    f"&contributorCode={client.nit}&softwareId={op.software.software_id}")
                 if el.get("data-index-contributoroperations"):
                     el.set("data-index-contributoroperations", str(op.id))
-            if op.accepted:  # accepted modes cannot be removed
-                for trash in row.xpath(".//a[@data-action='eliminar-modo']"):
+            if op.accepted:  # accepted modes cannot be removed (_listOperationModes: trash only when StatusId != 1)
+                for trash in row.xpath(".//a[starts-with(@onclick, 'removeLine')]"):
                     trash.getparent().remove(trash)
 
         page.fill_rows(".table-responsive table tbody tr", [[None] * 9 for _ in state.operations], customize)
@@ -544,8 +570,8 @@ class Catalogo:
         page, _ = self.page("H-07", "aceptado" if op.accepted else "en-proceso", session.nit)
         page.replace_text(REC_TEST_SET_ID, op.test_set_id)
         page.replace_text(REC_SOFTWARE_ID, op.software.software_id)
-        page.set_value("#TestSetId", op.test_set_id)
-        page.set_value("#StatusName", "Aceptado" if op.accepted else "En proceso")
+        page.replace_text(REC_SOFTWARE_NAME, op.software.software)
+        page.set_value("#SoftwarePin", op.software.pin)
         return self.html(page)
 
     async def set_dates(self, request: Request, session: Session) -> Response:
@@ -679,7 +705,9 @@ class Catalogo:
         ]
         common: list[BaseRoute] = [
             Route("/Home/Dashboard", g("dashboard", self.dashboard)),
-            Route("/Contributor/CheckContributorRegister", g("documentos", self.document_types)),
+            Route("/Contributor/CheckContributorRegister", g("documentos", self.check_register)),
+            Route("/Document/ElectronicDocuments", g("documentos", self.document_types)),
+            Route("/Contributor/Check", g("facturador", self.check)),
             Route("/Contributor/View", g("facturador", self.contributor_view)),
             Route("/Contributor/View/{id}", g("facturador", self.contributor_view)),
         ]
@@ -691,10 +719,13 @@ class Catalogo:
                       methods=["POST"]),
             ]
         return public + common + [
+            Route("/Contributor/Register", g("facturador", self.register_form), methods=["GET"]),
             Route("/Contributor/Register", g("registrar_facturador", self.register), methods=["POST"]),
             Route("/Contributor/ConfigureOperationModes", g("modos_operacion", self.configure_modes)),
             Route("/Contributor/ConfigureOperationModes/{id}", g("modos_operacion", self.configure_modes)),
             Route("/Contributor/AddContributorOperations", g("asociar_software", self.add_operation), methods=["POST"]),
+            Route("/Contributor/RemoveContributorOperation", g("eliminar_modo_operacion", self.remove_operation),
+                  methods=["POST"]),
             Route("/Contributor/RemoveOperationMode", g("eliminar_modo_operacion", self.remove_operation),
                   methods=["POST"]),
             Route("/TestSet/View", g("set_pruebas", self.test_set)),

@@ -7,7 +7,7 @@ holds the rules that do not depend on HTTP, so tests and the demo can put a clie
 Life cycle (DIAN's ContributorStatus / TestSetStatus names):
 
     Pendiente de registro --Registrar (reception e-mail)--> Registrado
-    --Asociar (Software de un proveedor tecnológico)--> operation "En pruebas" (TestSetId)
+    --Asociar (Software de un proveedor tecnológico)--> operation "En proceso" (TestSetId)
     --test_set_delay on the sandbox clock--> operation "Aceptado"; contributor "Habilitado"
     --production date (H-08/H-09)--> production date set
     --Sincronizar Contribuyente a producción--> synced: the production site lets the company in
@@ -81,7 +81,7 @@ class Operation:
 
     @property
     def status(self) -> str:
-        return "Aceptado" if self.accepted else "En pruebas"
+        return "Aceptado" if self.accepted else "En proceso"  # EnumHelper TestSetStatus
 
 
 @dataclass
@@ -275,7 +275,7 @@ def set_stage(world: World, nit: str, stage: str, *, software: ProviderSoftware 
     """Put a client at a stage of the catalogue processes (cumulative; nothing is journaled).
 
     Stages: pendiente_registro, registrado (reception e-mail registered), software_asociado (provider
-    software associated now, test set "En pruebas"), aceptado (test set accepted now, Habilitado),
+    software associated now, test set "En proceso"), aceptado (test set accepted now, Habilitado),
     fecha_produccion (production date = today), sincronizado (synced to production).
     """
     if stage not in STAGES:

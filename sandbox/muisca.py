@@ -44,7 +44,7 @@ from urllib.parse import quote
 
 from lxml.etree import _Element
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sandbox.formato1876 import MODALIDADES, Declarante, FilaNumeracion, render_1302, render_1876
@@ -85,6 +85,8 @@ SOLICITUD = f"{NUM}/DefSolicitudAutorizacion.faces"
 MENSAJE = f"{NUM}/DefMensaje.faces"
 RESOLUCION = f"{NUM}/DefResolucion.faces"
 FIRMA = "/firmaelectronica/firma.html"
+FIRMA_MARCO = f"{NUM}/DefFirmarDocumento.faces"
+AVISO_VENCIMIENTO = f"{NUM}/DefAvisoVencimiento.faces"
 COMUNICADOS = "/WebComunicaciones/DefComunicados.faces"
 
 ASUNTO_CLAVE = "Se informa clave dinámica - Proceso de firma electrónica"
@@ -92,6 +94,14 @@ DOC_TYPES = {"CC": "Cédula de Ciudadanía", "CE": "Cédula de Extranjería", "P
 LEGACY_DOC_TYPES = {"13": "CC", "22": "CE", "41": "PS", "31": "NIT"}
 TIPO_SOLICITUD = {"AUTORIZACION": "AUTORIZACIÓN", "HABILITACION": "HABILITACIÓN", "INHABILITACION": "INHABILITACIÓN"}
 PREFIX_RE = re.compile(r"^[A-Za-z0-9]{1,4}$")
+#: The login's mode buttons carry only their text (the Angular app keeps the mode in its model).
+LOGIN_MODES = {
+    "A nombre propio": "propio",
+    "A nombre de un tercero": "tercero",
+    "Servidor DIAN": "servidor",
+    "Autorizaciones / Poderes": "poderes",
+    "Organización no obligada a RUT": "no-rut",
+}
 
 # DIAN's own text where known; every other text here is INVENTED (see the manifest notes).
 ERRORS = {
@@ -277,6 +287,8 @@ class Muisca:
             if self.login_version(request) != "2026":
                 return RedirectResponse(self.login_url(self.login_version(request)), status_code=302)
             blocked = await self.gate(request, None, "login")
+            if blocked is None and self.world.faults.take(None, "login_notificaciones"):
+                return self.angular_page("notificaciones", "propio")
             return blocked or self.angular_page("a-nombre-propio", "propio")
         f = await self.form(request)
         attempt = LoginForm(
@@ -341,6 +353,13 @@ class Muisca:
         if blocked is not None:
             return blocked
         details = {"modo": attempt.modo, "version": version}
+        if version == "2026":
+            # DIAN answers some attempts with its own message and nothing else: maintenance, or an
+            # error text the robot does not know. Nothing is counted against the password.
+            for answer in ("mantenimiento", "error-desconocido"):
+                if self.world.faults.take(client.nit if client else None, f"login_{answer.replace('-', '_')}"):
+                    self.record(nit, "login", ok=False, reason=answer.replace("-", "_"), **details)
+                    return self.login_failed(version, answer, attempt)
         if client is not None:
             wanted = self.world.faults.version_for(client.nit, FAMILY, DEFAULT_VERSION)
             if wanted != version and wanted in LOGIN_URLS:
@@ -380,12 +399,18 @@ class Muisca:
     def angular_page(self, state: str, mode: str, attempt: LoginForm | None = None) -> HTMLResponse:
         page = load_page(FAMILY, "2026", "M-01", state)
         page.set_value('input[name="modoIngreso"]', mode)
-        for button in page.select("button.modo"):
-            button.set("aria-pressed", "true" if button.get("data-modo") == mode else "false")
-        page.set_attr("#campoOrg", "hidden", None if mode == "tercero" else "hidden")
-        page.set_value("#mat-input-0", attempt.org if attempt else "")
-        page.set_value("#mat-input-1", attempt.doc if attempt else "")
-        page.set_attr("#mat-select-0", "data-value", attempt.tipo if attempt else "")
+        for button in page.select("[role=group] > button"):
+            pressed = LOGIN_MODES.get(" ".join(button.text_content().split())) == mode
+            button.set("aria-pressed", "true" if pressed else "false")
+        org = page.one('input[name="numDocumentoOrg"]')
+        field = next(a for a in org.iterancestors() if a.tag == "mat-form-field")
+        if mode == "tercero":
+            field.attrib.pop("hidden", None)
+        else:
+            field.set("hidden", "hidden")
+        page.set_value('input[name="numDocumentoOrg"]', attempt.org if attempt else "")
+        page.set_value('input[name="numDocumento"]', attempt.doc if attempt else "")
+        page.set_attr('mat-select[name="tipoDocumento"]', "data-value", attempt.tipo if attempt else "")
         return HTMLResponse(page.html())
 
     def login_failed(self, version: str, state: str, attempt: LoginForm) -> HTMLResponse:
@@ -409,8 +434,9 @@ class Muisca:
         f = await self.form(request)
         if any(k.startswith("vistaDashboard:frmDashboard:btnFE") for k in f):
             return RedirectResponse(MENU, status_code=302)
-        expired = self.state(session).password_expired
-        return HTMLResponse(self.page(session, "M-02", "clave-caducada" if expired else "inicio").html())
+        state = self.state(session)
+        variant = "clave-caducada" if state.password_expired else ("botones-0x0" if state.tablero_0x0 else "inicio")
+        return HTMLResponse(self.page(session, "M-02", variant).html())
 
     async def menu(self, request: Request, session: Session) -> Response:
         return HTMLResponse(self.page(session, "M-03", "menu").html())
@@ -422,7 +448,8 @@ class Muisca:
 
     async def contribuyente(self, request: Request, session: Session) -> Response:
         if request.method == "POST":
-            return RedirectResponse(CONSULTAR, status_code=302)
+            target = AVISO_VENCIMIENTO if self.state(session).vencimiento_cercano else CONSULTAR
+            return RedirectResponse(target, status_code=302)
         page = self.page(session, "M-05", "contribuyente")
         nit, nombre, _ = self.owner_identity(session)
         client = self.client(session)
@@ -434,6 +461,12 @@ class Muisca:
         )
         page.set_value(_sel(p + "txtNumeroDocumento"), client.muisca_user_doc)
         return HTMLResponse(page.html())
+
+    async def aviso_vencimiento(self, request: Request, session: Session) -> Response:
+        """Micrositio paso 6: "autorizaciones de numeración cercanas a su vencimiento" → Aceptar."""
+        if request.method == "POST":
+            return RedirectResponse(CONSULTAR, status_code=302)
+        return HTMLResponse(self.page(session, "M-04", "vencimiento").html())
 
     # -- M-06 / M-11 ------------------------------------------------------------------------------
     def fill_contribuyente(self, page: Page, session: Session) -> None:
@@ -478,7 +511,7 @@ class Muisca:
             solicitud = pendientes[index]
             if action.group(2) == "Firmar":
                 session.signing = solicitud.numero
-                return RedirectResponse(FIRMA, status_code=302)
+                return RedirectResponse(self.firma_url(session), status_code=302)
             blocked = await self.gate(request, session.nit, "anular")
             if blocked is not None:
                 return blocked
@@ -627,7 +660,7 @@ class Muisca:
             session.editing, session.editing_solicitud = [], None
             session.signing = solicitud.numero
             self.record(session.owner, "definitivo", solicitud=solicitud.numero, formulario=solicitud.formulario)
-            return RedirectResponse(FIRMA, status_code=302)
+            return RedirectResponse(self.firma_url(session), status_code=302)
         if p + "btnSalir" in f:
             return RedirectResponse(CONSULTAR, status_code=302)
         return HTMLResponse(self.solicitud_page(session).html())  # "Limpiar" and anything else
@@ -737,12 +770,36 @@ class Muisca:
         )
 
     # -- M-09 -------------------------------------------------------------------------------------
+    def firma_url(self, session: Session) -> str:
+        """Where MUISCA signs: the top-level window, or the page holding it in an iframe (TR 2026)."""
+        return FIRMA_MARCO if self.state(session).firma_en_marco else FIRMA
+
+    async def firma_marco(self, request: Request, session: Session) -> Response:
+        """The page around the signing iframe: inert "Firmar"/"Desautorizar", the frame, the Ayuda panel."""
+        state = self.state(session)
+        solicitud = state.find(session.owner, session.signing or "")
+        if solicitud is None or solicitud.estado != "DEFINITIVO":
+            session.signing = None
+            return RedirectResponse(CONSULTAR, status_code=302)
+        page = self.page(session, "M-09", "marco")
+        if not state.ayuda_sobre_firma:
+            page.set_attr("aside.panel-ayuda", "hidden", "hidden")
+        if state.capa_desconocida_sobre_firma:
+            page.append_html(
+                "body",
+                '<div class="aviso-nuevo" style="position:fixed;inset:0;z-index:60;background:rgba(0,0,0,.3)">'
+                "Nuevo aviso</div>",
+            )
+        return HTMLResponse(page.html())
+
     async def firma(self, request: Request, session: Session) -> Response:
         state = self.state(session)
         solicitud = state.find(session.owner, session.signing or "")
         if solicitud is None or solicitud.estado != "DEFINITIVO":
             session.signing = None
             return RedirectResponse(CONSULTAR, status_code=302)
+        if state.firma_en_marco:
+            return await self.firma_ventana(request, session, solicitud)
         if request.method == "GET":
             return HTMLResponse(self.firma_page(session, solicitud).html())
         f = await self.form(request)
@@ -754,6 +811,47 @@ class Muisca:
             session.signing = None
             return RedirectResponse(CONSULTAR, status_code=302)
         return HTMLResponse(self.firma_page(session, solicitud).html())
+
+    async def firma_ventana(self, request: Request, session: Session, solicitud: Solicitud) -> Response:
+        """The signing window inside the iframe: its buttons post with XHR and get JSON (no navigation)."""
+        state = self.state(session)
+        if request.method == "GET":
+            page = self.page(session, "M-09", "ventana")
+            client = self.client(session)
+            page.set_text(".firmante-nombre", client.nombre_usuario)
+            page.set_text(".firmante-nit", self.owner_identity(session)[0])
+            page.set_attr("body", "data-autorizado", "true" if state.firmante_autorizado else "false")
+            page.set_attr("body", "data-siguiente", MENSAJE)
+            page.set_attr("body", "data-volver", CONSULTAR)
+            page.set_text(".correo-clave", _mask(client.key_mailbox))
+            return HTMLResponse(page.html())
+        f = await self.form(request)
+        accion = f.get("accion", "")
+        if accion == "autorizar":
+            state.firmante_autorizado = True
+            self.record(session.owner, "autorizar_firmante", solicitud=solicitud.numero)
+            return JSONResponse({"ok": True})
+        if accion == "desautorizar":
+            state.firmante_autorizado = False
+            self.record(session.owner, "desautorizar_firmante", solicitud=solicitud.numero)
+            return JSONResponse({"ok": True})
+        if not state.firmante_autorizado:
+            return JSONResponse({"ok": False, "error": "Debe autorizar al firmante."})
+        if accion == "solicitar":
+            if blocked := await self.gate(request, session.nit, "solicitar_clave"):
+                return blocked
+            error = self.emitir_clave(session, solicitud)
+            left = state.resend_wait_left(self.world.clock.now())
+            return JSONResponse({"ok": not error, "error": error, "segundos": left})
+        if accion == "firmar":
+            if blocked := await self.gate(request, session.nit, "firmar"):
+                return blocked
+            reason = self.validar_firma(session, solicitud, f.get("txtOTP", ""), f.get("txtPsw", ""))
+            if reason:
+                text = ERRORS["sin_clave"] if reason == "sin_clave" else _firma_error_text(FIRMA_STATES[reason])
+                return JSONResponse({"ok": False, "error": text})
+            return JSONResponse({"ok": True, "siguiente": MENSAJE})
+        return JSONResponse({"ok": False, "error": ""}, status_code=400)
 
     def firma_page(self, session: Session, solicitud: Solicitud, error: str = "", reason: str = "") -> Page:
         state = self.state(session)
@@ -779,13 +877,18 @@ class Muisca:
     async def solicitar_clave(self, request: Request, session: Session, solicitud: Solicitud) -> Response:
         if blocked := await self.gate(request, session.nit, "solicitar_clave"):
             return blocked
+        error = self.emitir_clave(session, solicitud)
+        return HTMLResponse(self.firma_page(session, solicitud, error).html())
+
+    def emitir_clave(self, session: Session, solicitud: Solicitud) -> str:
+        """Issue and deliver a clave dinámica; DIAN's "wait" text instead while the countdown runs."""
         state = self.state(session)
         client = self.client(session)
         now = self.world.clock.now()
         left = state.resend_wait_left(now)
         if left > 0:
             self.record(session.owner, "solicitar_clave", ok=False, reason="espera", segundos=left)
-            return HTMLResponse(self.firma_page(session, solicitud, ERRORS["espera"].format(segundos=left)).html())
+            return ERRORS["espera"].format(segundos=left)
         clave = issue_key(self.world, state)
         self.record(
             session.owner,
@@ -809,11 +912,19 @@ class Muisca:
                 len(state.comunicados) + 1, ASUNTO_CLAVE, now, visible, client.key_mailbox, client.nombre_usuario, clave
             )
         )
-        return HTMLResponse(self.firma_page(session, solicitud).html())
+        return ""
 
     async def firmar(self, request: Request, session: Session, solicitud: Solicitud, otp: str, psw: str) -> Response:
         if blocked := await self.gate(request, session.nit, "firmar"):
             return blocked
+        reason = self.validar_firma(session, solicitud, otp, psw)
+        if reason:
+            text = ERRORS["sin_clave"] if reason == "sin_clave" else _firma_error_text(FIRMA_STATES[reason])
+            return HTMLResponse(self.firma_page(session, solicitud, text, reason).html())
+        return RedirectResponse(MENSAJE, status_code=302)
+
+    def validar_firma(self, session: Session, solicitud: Solicitud, otp: str, psw: str) -> str:
+        """Check the key and the signature password and sign ("" when signed, else the reason), journaled."""
         state = self.state(session)
         client = self.client(session)
         now = self.world.clock.now()
@@ -836,8 +947,7 @@ class Muisca:
             self.record(
                 session.owner, "firmar", ok=False, reason=reason, documento=documento, solicitud=solicitud.numero
             )
-            text = ERRORS["sin_clave"] if reason == "sin_clave" else _firma_error_text(FIRMA_STATES[reason])
-            return HTMLResponse(self.firma_page(session, solicitud, text, reason).html())
+            return reason
         assert clave is not None
         clave.usada = True
         session.signing = None
@@ -851,7 +961,7 @@ class Muisca:
             self.record(
                 session.owner, "firmar", ok=True, documento=documento, solicitud=solicitud.numero, resolucion=resolucion
             )
-        return RedirectResponse(MENSAJE, status_code=302)
+        return ""
 
     # -- M-10 -------------------------------------------------------------------------------------
     async def comunicados(self, request: Request, session: Session) -> Response:
@@ -947,6 +1057,8 @@ class Muisca:
             Route(SOLICITUD, g("solicitud", self.solicitud), methods=both),
             Route(MENSAJE, g("mensaje", self.mensaje), methods=both),
             Route(FIRMA, g("firma", self.firma), methods=both),
+            Route(FIRMA_MARCO, g("firma", self.firma_marco)),
+            Route(AVISO_VENCIMIENTO, g("aviso", self.aviso_vencimiento), methods=both),
             Route(COMUNICADOS, g("comunicados", self.comunicados)),
             Route(RESOLUCION, g("resolucion", self.resolucion), methods=both),
         ]

@@ -87,6 +87,13 @@ class MuiscaState:
     ultima_solicitud_clave: datetime | None = None
     comunicados: list[Comunicado] = field(default_factory=list)
     firma_failures: int = 0
+    firmante_autorizado: bool = False  # the signer step ("Autorizar") was done once; DIAN keeps it
+    # recorded variants of the same screens (what the 2026 sources show)
+    tablero_0x0: bool = False  # M-02 tile images measure 0x0 (S7)
+    firma_en_marco: bool = False  # M-09 inside an iframe /firmaelectronica/firma.html (TR 2026-09-20)
+    ayuda_sobre_firma: bool = False  # the "Ayuda" panel covers the signing frame (TR 2026-09-20)
+    capa_desconocida_sobre_firma: bool = False  # drift: an overlay nobody has seen covers the frame
+    vencimiento_cercano: bool = False  # "autorizaciones cercanas a su vencimiento" notice (micrositio paso 6)
     # settings
     max_login_failures: int = 3
     key_validity: timedelta = timedelta(minutes=10)

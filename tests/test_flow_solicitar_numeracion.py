@@ -295,3 +295,59 @@ def test_ayuda_en_espanol(numeracion: Numeracion) -> None:
     assert result.returncode == 0
     assert "uso: python -m flows.solicitar_numeracion" in result.stdout
     assert "opciones:" in result.stdout and "--prefijo" in result.stdout and "formato 1876" in result.stdout
+
+
+# --- what the 2026 public sources show (issue 10, points 11 and 12) -----------------------------
+
+
+def test_ingreso_con_un_mensaje_desconocido_registra_la_clave_como_rechazada(numeracion: Numeracion) -> None:
+    """Point 11: a login answer the robot does not know still counts the password as rejected."""
+    num = numeracion
+    num.world.faults.inject(num.nit, "login_error_desconocido", Fault())
+    result = num.solicitar()
+    assert result.returncode == 4 and result.json["data"]["reason"] == "clave_rechazada"
+    assert "IDE-0412" in result.json["dian_text"]
+    again = num.solicitar()
+    assert again.returncode == 4 and again.json["data"]["reason"] == "clave_rechazada"
+    assert num.count("login") == 1
+    num.sin_secretos()
+
+
+def test_ingreso_en_mantenimiento_no_registra_la_clave(numeracion: Numeracion) -> None:
+    """DIAN's own maintenance text proves the password was not judged: it is not recorded as rejected."""
+    num = numeracion
+    num.world.faults.inject(num.nit, "login_mantenimiento", Fault())
+    result = num.solicitar()
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert "mantenimiento" in result.json["dian_text"]
+    assert not (num.env.output_dir / num.nit / "muisca-ingresos-rechazados.jsonl").exists()
+    assert num.count("login") == 1 and num.count("agregar_rango") == 0
+
+
+def test_solicitud_con_la_firma_en_un_marco(numeracion: Numeracion) -> None:
+    """Point 12 and the 2026 variants: notifications notice, 0x0 tiles, vencimiento notice, the signing
+    window in an iframe (signer step first, "aquí", XHR) with the Ayuda panel over it."""
+    num = numeracion
+    num.world.faults.inject("*", "login_notificaciones", Fault())
+    num.state.tablero_0x0 = True
+    num.state.vencimiento_cercano = True
+    num.state.firma_en_marco = True
+    num.state.ayuda_sobre_firma = True
+    data = _ok(num.solicitar())
+    _resolucion_correcta(num, data)
+    _una_firma_por_documento(num)
+    assert num.count("autorizar_firmante") == 1 and num.count("desautorizar_firmante") == 0
+    assert num.count("agregar_rango") == 1 and num.count("borrador") == 1 and num.count("definitivo") == 1
+    num.sin_secretos()
+
+
+def test_una_capa_desconocida_sobre_la_firma_detiene_sin_clic(numeracion: Numeracion) -> None:
+    """An overlay the robot does not know is never clicked through: a safe stop naming it."""
+    num = numeracion
+    num.state.firma_en_marco = True
+    num.state.capa_desconocida_sobre_firma = True
+    result = num.solicitar()
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert result.json["status"] == "portal_cambio" and "aviso-nuevo" in result.json["message"]
+    assert num.count("autorizar_firmante") == 0 and num.count("solicitar_clave") == 0 and num.count("firmar") == 0
+    num.sin_secretos()

@@ -97,7 +97,9 @@ def test_selectors_pass_the_contract_check_against_the_catalogue_recordings(page
         ("h-04.html", {"facturador", "confirmar_registro"}),
         ("h-11-confirmacion.html", {"facturador", "confirmar_sincronizacion"}),
         ("h-11-resultado.html", {"facturador", "resultado_sincronizacion"}),
-        ("h-06-en-pruebas.html", {"modos_operacion"}),
+        ("h-06-en-proceso.html", {"modos_operacion"}),
+        ("h-09-cancelar.html", {"inicio", "confirmacion_s2"}),
+        ("h-04-cancelar.html", {"facturador", "confirmar_registro"}),
         ("h-07-en-proceso.html", {"set_pruebas"}),
     ],
 )
@@ -185,7 +187,7 @@ def test_the_exit_hook_kills_only_at_the_named_click() -> None:
 def test_ids_are_checked_before_the_hand_off() -> None:
     software = Software(proveedor="CADENA S. A.", nombre="890930534efacturacadena", id_esperado=str(uuid.uuid4()))
     modo = ModoOperacion(
-        modo="Software de un proveedor tecnológico", registro=None, estado="En pruebas",
+        modo="Software de un proveedor tecnológico", registro=None, estado="En proceso",
         software="890930534efacturacadena", software_id=PROVIDERS[0].software_id, pin=PIN, url="https://x",
     )
     good_set = SetPruebas(test_set_id=str(uuid.uuid4()), estado="En proceso", aviso="")
@@ -264,7 +266,7 @@ def new_client_reaches_production(env: RobotEnv) -> None:
     before = datetime.now(UTC)
     result = flow(env, "verificar_habilitacion", nit)
     assert result.returncode == 3, result.stderr
-    assert result.json["status"] == "esperando" and result.json["dian_text"] == "En pruebas"
+    assert result.json["status"] == "esperando" and result.json["dian_text"] == "En proceso"
     assert operation.test_set_id in result.json["message"]
     retry_at = datetime.fromisoformat(result.json["retry_at"])
     assert before + timedelta(minutes=29) < retry_at < datetime.now(UTC) + timedelta(minutes=31)
@@ -413,7 +415,7 @@ def dian_failure_on_the_date_is_retried_only_after_reading(env: RobotEnv) -> Non
     result = flow(env, "salida_produccion", nit)
     assert result.returncode == 5, result.stderr
     assert result.json["status"] == "error_portal" and result.json["retryable"]
-    assert result.json["dian_text"].startswith("error:")
+    assert result.json["dian_text"] == "HTTP 500"  # the real view's Ajax error handler shows nothing
     assert step_records(env, nit)[-1]["phase"] == "error"
     # The next run reads first: no date on the portal, the dialog is back, so it may click again.
     result = flow(env, "salida_produccion", nit)

@@ -11,16 +11,18 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from bots.errors import ExitCode
 from bots.mail import (
     DynamicKey,
     MailboxUnavailable,
     MailError,
     MailTimeout,
+    MailUnreadable,
     MailWatchers,
     TokenLink,
     token_matcher,
 )
-from bots.mail_watch import _junk_folders
+from bots.mail.watcher import _junk_folders
 from sandbox.mail import (
     DovecotServer,
     ImapAccount,
@@ -106,6 +108,20 @@ def test_stale_mail_before_the_watermark_is_ignored(
     with mail_watchers.expect_token(mailbox.access, NIT) as pending:
         deliver_after(later, 0.2, mailbox, token_mail(mailbox.address, guid(2)))
     assert pending.wait(timeout=10).token == guid(2)
+
+
+def test_watermark_is_per_waiter(mailbox: Mailbox, later: list[threading.Timer]) -> None:
+    """The watermark layer: mail stored before a waiter registered is not its, even when the watcher
+    first reads that mail in the very look that answers the registration (here: polling, so that
+    nothing is pushed in between)."""
+    with MailWatchers(use_idle=False, poll_interval=60, ready_timeout=10, settle_timeout=2) as watchers:
+        first = watchers.watch(mailbox.access, token_matcher(NIT))  # the watcher is up and looking
+        stale = mailbox.deliver(token_mail(mailbox.address, guid(50), nit=OTHER_NIT))
+        with watchers.expect_token(mailbox.access, OTHER_NIT) as theirs:
+            assert stale is None or theirs.watermarks["INBOX"] > stale
+        with pytest.raises(MailTimeout):
+            theirs.wait(timeout=1.0)
+        first.close()
 
 
 def test_only_stale_mail_times_out(mailbox: Mailbox, mail_watchers: MailWatchers) -> None:
@@ -263,6 +279,39 @@ def test_dynamic_key_arrives(mailbox: Mailbox, mail_watchers: MailWatchers) -> N
         )
     found = pending.wait(timeout=10)
     assert isinstance(found, DynamicKey) and found.key == "Zk9PYmFy=="
+
+
+def test_unreadable_dian_mail_ends_the_wait_at_once(mailbox: Mailbox, mail_watchers: MailWatchers) -> None:
+    """DIAN's sender and subject but no readable link: exit 5 (portal changed) now, not a timeout;
+    the log names the UID, never the content."""
+    broken = build_token_email(
+        mailbox.address, f"https://{HOST}/User/AuthToken?pk=10910094|1020304050&rk={NIT}&clave={guid(60)}"
+    )
+    with structlog.testing.capture_logs() as events:
+        with mail_watchers.expect_token(mailbox.access, NIT) as pending:
+            uid = mailbox.deliver(broken)
+        began = time.monotonic()
+        with pytest.raises(MailUnreadable) as caught:
+            pending.wait(timeout=60)
+    assert time.monotonic() - began < 10
+    assert caught.value.exit_code == ExitCode.PORTAL and caught.value.status == "portal_cambio"
+    assert "UID" in str(caught.value) and guid(60) not in str(caught.value)
+    [logged] = [e for e in events if e["event"] == "mail.unreadable"]
+    assert logged["folder"] == "INBOX" and (uid is None or logged["uid"] == uid)
+    assert guid(60) not in repr(events)
+
+
+def test_a_matcher_bug_ends_the_wait_not_the_watcher(mailbox: Mailbox, mail_watchers: MailWatchers) -> None:
+    def broken(raw: bytes) -> str:
+        raise KeyError("bug")
+
+    with mail_watchers.expect(mailbox.access, broken) as pending:
+        mailbox.deliver(token_mail(mailbox.address, guid(61)))
+    with pytest.raises(KeyError):
+        pending.wait(timeout=10)
+    with mail_watchers.expect_token(mailbox.access, NIT) as again:
+        mailbox.deliver(token_mail(mailbox.address, guid(62)))
+    assert again.wait(timeout=10).token == guid(62)
 
 
 def test_wrong_password_is_reported(imap_server: ImapServer, mail_watchers: MailWatchers) -> None:

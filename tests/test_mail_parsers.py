@@ -1,18 +1,26 @@
-"""Parsing of DIAN's e-mails (E-01 token link, E-02 clave dinámica): recordings and sandbox-built mails."""
+"""Parsing of DIAN's e-mails (E-01 token link, E-02 clave dinámica): recordings and sandbox-built mails.
+
+Each filtering layer of `bots.mail.waiters` has a test here that fails without it: sender
+(`test_sender_rule_*`), subject (`test_subject_rule_*`), client (`test_other_clients_nit_*`), host
+(`test_look_alike_hosts_*`, `test_token_matcher_only_the_hosts_given`), date (`test_old_token_mail_*`).
+The watermark layer is tested against IMAP servers (tests/test_mail_imap.py).
+"""
 
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import pytest
 
+from bots.errors import BOGOTA, PortalChanged
 from bots.mail import (
-    BOGOTA,
     DynamicKey,
+    MailUnreadable,
     TokenLink,
+    from_dian,
     parse_dynamic_key,
     parse_dynamic_key_email,
     parse_token_email,
@@ -134,9 +142,40 @@ def test_subject_any_case_is_enough(subject: str) -> None:
     assert link is not None and link.token == GUID
 
 
-def test_dian_sender_is_enough() -> None:
+def test_subject_rule_dian_sender_alone_is_not_enough() -> None:
     raw = _headers(build_token_email(TO, PROD), Subject="Estimado (a), facturacion@empresa-demo.test")
-    assert parse_token_email(raw) is not None
+    assert parse_token_email(raw) is None
+    key = _headers(_key_mail(), Subject="Comunicación de servicio")
+    assert parse_dynamic_key(key) is None
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "DIAN <facturacion@dian-gov.co>",
+        "DIAN <facturacionelectronica@dian.gov.co.evil.test>",
+        "DIAN <facturacionelectronica@evildian.gov.co>",
+        "facturacionelectronica@dian.gov.co <avisos@tienda.test>",
+        "DIAN <facturacionelectronica@dian.gov.co>, Otro <otro@tienda.test>",
+    ],
+)
+def test_sender_rule_subject_alone_is_not_enough(sender: str) -> None:
+    assert parse_token_email(_headers(build_token_email(TO, PROD), From=sender)) is None
+    assert parse_dynamic_key(_headers(_key_mail(), From=sender)) is None
+
+
+@pytest.mark.parametrize(
+    "sender", ["DIAN <facturacionelectronica@dian.gov.co>", "Notificaciones <avisos@correo.dian.gov.co>"]
+)
+def test_sender_rule_accepts_dians_domain(sender: str) -> None:
+    msg = message_from_bytes(_headers(build_token_email(TO, PROD), From=sender), policy=policy.default)
+    assert from_dian(msg)
+    assert parse_token_email(msg.as_bytes()) is not None
+
+
+def _key_mail() -> bytes:
+    start = datetime(2026, 5, 4, 15, 2, 3, tzinfo=BOGOTA)
+    return build_dynamic_key_email(TO, "JUAN DEMO", "QWxhZGRpbg==", start, start)
 
 
 def test_wrong_sender_and_wrong_subject() -> None:
@@ -147,18 +186,59 @@ def test_wrong_sender_and_wrong_subject() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        f"https://catalogo-vpfe.dian.gov.co.evil.test/User/AuthToken?pk=10910094|1&rk=900123456&token={GUID}",
-        f"https://evil-catalogo-vpfe.dian.gov.co/User/AuthToken?pk=10910094|1&rk=900123456&token={GUID}",
-        f"https://catalogo-vpfe.dian.gov.co@evil.test/User/AuthToken?pk=10910094|1&rk=900123456&token={GUID}",
-        f"http://catalogo-vpfe.dian.gov.co/User/AuthToken?pk=10910094|1&rk=900123456&token={GUID}",
-        f"https://catalogo-vpfe.dian.gov.co:8443/User/AuthToken?pk=10910094|1&rk=900123456&token={GUID}",
+        f"https://catalogo-vpfe.dian.gov.co.evil.test/User/AuthToken?pk=10910094|123&rk=900123456&token={GUID}",
+        f"https://evil-catalogo-vpfe.dian.gov.co/User/AuthToken?pk=10910094|123&rk=900123456&token={GUID}",
+        f"https://catalogo-vpfe.dian.gov.co@evil.test/User/AuthToken?pk=10910094|123&rk=900123456&token={GUID}",
+        f"http://catalogo-vpfe.dian.gov.co/User/AuthToken?pk=10910094|123&rk=900123456&token={GUID}",
+        f"https://catalogo-vpfe.dian.gov.co:8443/User/AuthToken?pk=10910094|123&rk=900123456&token={GUID}",
+    ],
+)
+def test_look_alike_hosts_are_rejected(url: str) -> None:
+    raw = build_token_email(TO, url)
+    assert parse_token_email(raw) is None
+    assert token_matcher("900123456")(raw) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
         f"https://catalogo-vpfe.dian.gov.co/User/Login?pk=10910094|1&rk=900123456&token={GUID}",
         "https://catalogo-vpfe.dian.gov.co/User/AuthToken?pk=10910094|1&rk=900123456",
         f"https://catalogo-vpfe.dian.gov.co/User/AuthToken?pk=1020304050&rk=900123456&token={GUID}",
+        f"https://catalogo-vpfe.dian.gov.co/User/AuthToken?pk=10910094|1020304050&rk=&token={GUID}",
     ],
 )
-def test_look_alike_or_malformed_links_are_rejected(url: str) -> None:
-    assert parse_token_email(build_token_email(TO, url)) is None
+def test_dian_token_mail_without_a_readable_link_is_unreadable(url: str) -> None:
+    """DIAN's sender and subject, but no link of the known shape: DIAN changed its mail (exit 5)."""
+    with pytest.raises(MailUnreadable) as caught:
+        parse_token_email(build_token_email(TO, url))
+    with pytest.raises(MailUnreadable):
+        token_matcher("900123456")(build_token_email(TO, url))
+    assert isinstance(caught.value, PortalChanged) and caught.value.exit_code == 5
+    assert GUID not in str(caught.value) and "AuthToken?" not in str(caught.value)
+
+
+def test_dian_key_mail_without_the_key_is_unreadable() -> None:
+    body = "Se ha generado una clave dinámica\n\nSu clave es QWxhZGRpbg==\n"
+    raw = _plain("Se informa clave dinámica - Proceso de firma electrónica", body, sender="DIAN <avisos@dian.gov.co>")
+    with pytest.raises(MailUnreadable) as caught:
+        parse_dynamic_key(raw)
+    assert "QWxhZGRpbg" not in str(caught.value)
+
+
+def test_token_matcher_only_the_hosts_given() -> None:
+    """The session passes its own portal's host: a token for the other catalogue is not its."""
+    hab = build_token_email(TO, PROD.replace("catalogo-vpfe.", "catalogo-vpfe-hab."))
+    assert token_matcher("900123456")(hab) is not None  # both DIAN catalogues by default
+    assert token_matcher("900123456", ["catalogo-vpfe.dian.gov.co"])(hab) is None
+    assert token_matcher("900123456", ["catalogo-vpfe-hab.dian.gov.co"])(hab) is not None
+
+
+def test_old_token_mail_is_ignored_by_the_token_matcher() -> None:
+    sent = datetime(2026, 5, 4, 9, 30, tzinfo=BOGOTA)
+    raw = build_token_email(TO, PROD, sent_at=sent)
+    assert token_matcher("900123456", not_before=sent + timedelta(minutes=9))(raw) is not None
+    assert token_matcher("900123456", not_before=sent + timedelta(minutes=11))(raw) is None
 
 
 def test_sandbox_host_only_when_passed() -> None:
@@ -249,6 +329,7 @@ def test_each_parser_ignores_the_other_mail() -> None:
 
 
 def test_token_link_in_plain_text_only() -> None:
-    raw = _plain("Token Acceso DIAN", f"Acceda a la plataforma:\n\nAcceder: {PROD.replace('&', '&amp;')}\n")
+    body = f"Acceda a la plataforma:\n\nAcceder: {PROD.replace('&', '&amp;')}\n"
+    raw = _plain("Token Acceso DIAN", body, sender="DIAN <facturacionelectronica@dian.gov.co>")
     link = parse_token_email(raw)
     assert link is not None and link.url == PROD

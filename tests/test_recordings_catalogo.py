@@ -173,18 +173,22 @@ def test_recorded_screens_work_in_chromium(page: Page) -> None:
     # Habilitación menu: "Menú" icon → "Registro y habilitación" → "Documentos electrónicos".
     errors += _open(page, "2026/h-01.html")
     expect(page.get_by_role("link", name="Documentos electrónicos")).to_be_hidden()
-    page.get_by_role("button", name="Menú").click()
+    page.locator("a#mainnav-toggle").click()  # _Layout.cshtml:99: an icon link with no name
     page.get_by_role("link", name="Registro y habilitación").click()
     expect(page.get_by_role("link", name="Documentos electrónicos")).to_be_visible()
 
-    # H-08 → H-09 (the S2/52 confirmation), cancelled.
+    # H-08 → H-09 (the S2/52 confirmation: only "Aceptar" in the 2022 view), closed with bootbox's ×.
     errors += _open(page, "2026/h-08.html")
-    expect(page.get_by_label("Producción")).to_have_value("10-02-2026")
+    expect(page.locator("#productionDate")).to_have_value("15-02-2026")  # W labels say for='name'
     page.get_by_role("button", name="Aceptar").click()
     dialog = page.locator(".modal.bootbox .modal-body")
     expect(dialog).to_contain_text("en el RUT será actualizada con la fecha registrada")
-    page.get_by_role("button", name="Cancelar").click()
+    expect(page.locator(".modal.bootbox button[data-bb-handler]")).to_have_text(["Aceptar"])
+    page.locator(".modal.bootbox .bootbox-close-button").click()
     expect(page.locator(".modal.bootbox")).to_have_count(0)
+    # H-08 as DIAN serves it: the dialog opens after the page has loaded, with a fade.
+    errors += _open(page, "2026/h-08-tras-carga.html")
+    expect(page.locator(".bootbox.modal.in #productionDate")).to_have_value("15-02-2026")
 
     # H-03a → H-04 dialog.
     errors += _open(page, "2026/h-03-pendiente-de-registro.html")
@@ -194,18 +198,19 @@ def test_recorded_screens_work_in_chromium(page: Page) -> None:
 
     # H-05: the provider lists appear for mode 3 and the software list follows the provider.
     errors += _open(page, "2026/h-05-sin-modos.html")
-    expect(page.get_by_label("Nombre empresa proveedora")).to_be_hidden()
+    expect(page.locator("select#ProviderId")).to_be_hidden()  # "Nombre empresa proveedora" labels two fields in W
     page.get_by_label("Seleccione el modo de operación").select_option(label="Software de un proveedor tecnológico")
     expect(page.locator("#providers")).to_be_visible()
-    page.get_by_label("Nombre empresa proveedora").select_option(label="LOGGRO S.A.S")
-    expect(page.get_by_label("Nombre del software").locator("option")).to_have_text(["Loggro FE"])
+    page.locator("select#ProviderId").select_option(label="LOGGRO S.A.S")
+    expect(page.locator("select#SoftwareId option")).to_have_text(["Loggro FE"])
     expect(page.locator("#softwares .filter-option")).to_have_text("Loggro FE")
     expect(page.get_by_role("button", name="Asociar")).to_be_visible()
 
-    # H-06 row and the test-set link.
-    errors += _open(page, "2026/h-06-en-pruebas.html")
-    expect(page.get_by_role("cell", name="En pruebas")).to_be_visible()
+    # H-06 row and the test-set link (a plain <a>, no class); no save button while a mode is in test.
+    errors += _open(page, "2026/h-06-en-proceso.html")
+    expect(page.get_by_role("cell", name="En proceso")).to_be_visible()
     expect(page.locator("a[href*='/TestSet/View']")).to_have_count(1)
+    expect(page.locator("#add-operation-mode-form .btn-save")).to_have_count(0)
 
     # P-01 production menu → Configuración → Rangos de numeración.
     errors += _open(page, "2026/p-01.html")

@@ -87,6 +87,32 @@ def test_file_parses_and_carries_the_expected_ids_and_texts(entry: dict[str, Any
         assert " ".join(expected.split()) in text, f"text {expected!r} not in the page"
 
 
+SOURCE_PREFIXES = ("view:", "code:", "manual:", "observed:", "invented")
+#: The screens the 2026 public sources describe: their manifest entries cite a source per element.
+PER_ELEMENT = ("2026/m-01-", "2026/m-02-botones-0x0", "2026/m-04-vencimiento", "2026/m-09-marco", "2026/m-09-ventana")
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["file"])
+def test_elements_cite_a_source_each_and_exist_in_the_file(entry: dict[str, Any]) -> None:
+    elements = entry.get("elements", [])
+    if entry["file"].startswith(PER_ELEMENT):
+        assert elements, "this screen must cite its source per element"
+    doc = _parse(entry["file"])
+    for element in elements:
+        sources = element["source"] if isinstance(element["source"], list) else [element["source"]]
+        assert sources and all(s.startswith(SOURCE_PREFIXES) for s in sources), element
+        assert doc.cssselect(element["css"]), f"{element['css']!r} not in the file"
+
+
+def test_the_angular_login_has_no_invented_form_id_or_mode_classes() -> None:
+    for entry in ENTRIES:
+        if entry["file"].startswith("2026/m-01-"):
+            doc = _parse(entry["file"])
+            assert not doc.cssselect("#formLogin, button.modo, [data-modo], #btnIngresar"), entry["file"]
+            names = [" ".join(b.text_content().split()) for b in doc.cssselect("[role=group] > button")]
+            assert "A nombre de un tercero" in names and "A nombre propio" in names
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["file"])
 def test_file_is_offline_and_holds_placeholders_only(entry: dict[str, Any]) -> None:
     source = (FAMILY_DIR / entry["file"]).read_text(encoding="utf-8")
@@ -159,6 +185,14 @@ def test_recorded_screens_work_offline_in_chromium(page: Any) -> None:
     page.clock.run_for(20_000)
     expect(page.get_by_role("link", name="Solicítala aquí")).to_be_visible()
     expect(page.get_by_role("link", name="Ver mi bandeja de comunicados")).to_have_attribute("target", "_blank")
+
+    # M-09 in a frame (TR 2026-09-20): the signer step comes first; the request control reads only "aquí".
+    open_file("2026/m-09-ventana.html")
+    expect(page.get_by_role("button", name="Autorizar")).to_be_visible()
+    expect(page.get_by_label("Escriba el código")).to_be_hidden()
+    open_file("2026/m-09-marco.html")
+    expect(page.locator("iframe[src*='/firmaelectronica/firma.html']")).to_have_count(1)
+    expect(page.get_by_role("complementary", name="Ayuda")).to_be_visible()
 
     # M-11: "Firmar" and "Anular" side by side in the request's row.
     open_file("2026/m-11-pendiente.html")

@@ -230,11 +230,20 @@ def test_production_login_needs_a_habilitada_company_in_production(
 def test_habilitacion_process_by_http(world: World, client: SandboxClient, hab: CatalogoHttp,
                                       prod: CatalogoHttp) -> None:
     hab.login(client)
-    assert "Factura Electrónica" in text(doc(hab.get("/Contributor/CheckContributorRegister")), ".doc-types")
-    view = doc(hab.get("/Contributor/View"))
+    state = state_of(client)
+    # Real routes (ContributorController): CheckContributorRegister → /Document/ElectronicDocuments, whose card
+    # leads to /Contributor/Check → /Contributor/Register while pending, /Contributor/View/{id} afterwards.
+    assert hab.get("/Contributor/CheckContributorRegister").headers["location"] == "/Document/ElectronicDocuments"
+    cards = doc(hab.get("/Document/ElectronicDocuments"))
+    assert "Factura Electrónica" in text(cards, "div.card.RadianCardContainer > a[href='/Contributor/Check']")
+    assert "Seleccione el tipo de documento:" in text(cards, "#panel-form")
+    assert hab.get("/Contributor/Check").headers["location"] == "/Contributor/Register"
+    view = doc(hab.get("/Contributor/Register"))
     assert value(view, "#AcceptanceStatusName") == "Pendiente de registro" and value(view, "#Code") == DEMO_NIT
-    modes = doc(hab.get("/Contributor/ConfigureOperationModes/1"))
-    assert MESSAGES["pending"] in text(modes, ".dian-alert-danger")
+    assert hab.get("/Contributor/ConfigureOperationModes").status_code == 500  # the route needs the id
+    modes = doc(hab.get(f"/Contributor/ConfigureOperationModes/{state.contributor_id}"))
+    assert MESSAGES["pending"] in text(modes, ".alert.custom-alert-danger")
+    assert not modes.cssselect("#add-operation-mode-form .btn-save")  # omitted, not disabled
 
     # P1: register the reception e-mail; a bad address is refused, a good one signs the user out.
     bad = doc(hab.post("/Contributor/Register", {"ExchangeEmail": "no-es-correo"}))
@@ -246,10 +255,10 @@ def test_habilitacion_process_by_http(world: World, client: SandboxClient, hab: 
 
     # P2: associate the provider's software; Software Id, PIN and TestSetId appear.
     hab.login(client)
-    view = doc(hab.get("/Contributor/View"))
+    assert hab.get("/Contributor/Check").headers["location"] == f"/Contributor/View/{state.contributor_id}"
+    view = doc(hab.get(f"/Contributor/View/{state.contributor_id}"))
     assert value(view, "#AcceptanceStatusName") == "Registrado"
     assert value(view, "#ExchangeEmail") == "recepcion@empresa-demo.test"
-    state = state_of(client)
     empty = doc(hab.get(f"/Contributor/ConfigureOperationModes/{state.contributor_id}"))
     assert empty.cssselect("table tbody tr") == [] and "CADENA S. A." in text(empty, "#providers-data")
     form = {"OperationModeId": "3", "ProviderId": CADENA.provider_id, "SoftwareId": CADENA.software_id}
@@ -257,33 +266,38 @@ def test_habilitacion_process_by_http(world: World, client: SandboxClient, hab: 
     listed = doc(hab.get(f"/Contributor/ConfigureOperationModes/{state.contributor_id}"))
     [row] = listed.cssselect(".table-responsive tbody tr")
     cells = [" ".join(td.text_content().split()) for td in row.findall("td")]
-    assert cells[:7] == ["Software de un proveedor tecnológico", cs.fmt_date(world.clock.now()), "En pruebas",
+    assert cells[:7] == ["Software de un proveedor tecnológico", cs.fmt_date(world.clock.now()), "En proceso",
                          CADENA.software, CADENA.software_id, CADENA.pin, cs.WS_URL_HAB]
-    assert "disabled" in listed.cssselect("#add-operation-mode-form .btn-save")[0].get("class")
+    assert not listed.cssselect("#add-operation-mode-form .btn-save")  # a mode in test: DIAN leaves it out
     [entry] = world.journal.entries(DEMO_NIT, "asociar_software")
     test_set_id = entry.details["test_set_id"]
     details = row.xpath(".//a[contains(@href, '/TestSet/View')]")[0].get("href")
     test_set = doc(hab.get(details))
-    notice = text(test_set, ".dian-alert-warning")
-    assert test_set_id in notice and "En proceso" in notice
+    notice = text(test_set, ".alert.custom-alert-success")
+    assert test_set_id in notice and "En proceso" in text(test_set, ".alert strong")
+    assert value(test_set, "input#TestSetId[type=hidden]") == test_set_id
+    assert value(test_set, "#SoftwareId") == CADENA.software_id and value(test_set, "#SoftwarePin") == CADENA.pin
     again = hab.post("/Contributor/AddContributorOperations", form)
     assert MESSAGES["in_test"] in text(doc(hab.get(again.headers["location"])), "#floating-top-right")
     assert world.journal.count(DEMO_NIT, "asociar_software") == 1
 
     # P3: the test set is accepted after the configured delay of sandbox time.
     world.clock.advance(world.test_set_delay - timedelta(minutes=1))
-    assert "En pruebas" in text(doc(hab.get("/Contributor/ConfigureOperationModes")), "tbody")
+    modes_path = f"/Contributor/ConfigureOperationModes/{state.contributor_id}"
+    assert "En proceso" in text(doc(hab.get(modes_path)), "tbody")
     world.clock.advance(minutes=2)
-    assert "Aceptado" in text(doc(hab.get("/Contributor/ConfigureOperationModes")), "tbody")
-    assert "superado satisfactoriamente" in text(doc(hab.get(details)), ".dian-alert-success")
-    assert value(doc(hab.get("/Contributor/View")), "#AcceptanceStatusName") == "Habilitado"
+    assert "Aceptado" in text(doc(hab.get(modes_path)), "tbody")
+    assert "superado satisfactoriamente" in text(doc(hab.get(details)), ".alert.custom-alert-success")
+    view_path = f"/Contributor/View/{state.contributor_id}"
+    assert value(doc(hab.get(view_path)), "#AcceptanceStatusName") == "Habilitado"
 
     # P4: the production-date dialog appears on landing; S2 confirmation; then sync.
-    landing = doc(hab.get("/Home/Dashboard"))
-    assert "Registrar fecha de inicio salida a producción" in text(landing, ".modal.bootbox .modal-title")
-    hab_date = value(landing, "#habilitationDate")
-    assert hab_date == cs.fmt_date(state.habilitation_date)
-    prod_date = value(landing, "#productionDate")
+    # Dashboard.cshtml opens the dialog on document-ready: the HTML carries the dates in the page script.
+    landing = hab.get("/Home/Dashboard").text
+    assert "Registrar fecha de inicio salida a producción" in landing and "showRegisterProductionDateModal" in landing
+    hab_date = cs.fmt_date(state.habilitation_date)
+    prod_date = cs.fmt_date(world.clock.now())
+    assert f"value='{hab_date}'" in landing and f"value='{prod_date}'" in landing
     assert hab.post("/Contributor/SetHabilitationAndProductionDates",
                     {"habilitationDate": hab_date, "productionDate": "2026/01/01"}).json()["success"] is False
     first = hab.post("/Contributor/SetHabilitationAndProductionDates",
@@ -293,8 +307,8 @@ def test_habilitacion_process_by_http(world: World, client: SandboxClient, hab: 
                       {"habilitationDate": hab_date, "productionDate": prod_date}).json()
     assert second == {"success": False, "message": MESSAGES["s2_again"]}
     assert world.journal.count(DEMO_NIT, "registrar_fecha_produccion") == 1
-    assert not doc(hab.get("/Home/Dashboard")).cssselect(".modal.bootbox")
-    view = doc(hab.get("/Contributor/View"))
+    assert "showRegisterProductionDateModal, 600" not in hab.get("/Home/Dashboard").text
+    view = doc(hab.get(view_path))
     assert value(view, "#ProductionDate") == prod_date
     sync_button = view.cssselect("button.btn-sync-to-production")[0]
     assert prod.request_token(client).json()["Message"] == MESSAGES["prod_not_biller"]
@@ -393,7 +407,7 @@ def test_dropped_session_sends_back_to_login(world: World, client: SandboxClient
     set_stage(world, DEMO_NIT, "registrado")
     hab.login(client)
     world.faults.inject(DEMO_NIT, "modos_operacion", Fault(drop_session=True))
-    assert hab.get("/Contributor/ConfigureOperationModes").headers["location"] == "/User/Login"
+    assert hab.get("/Contributor/ConfigureOperationModes/1").headers["location"] == "/User/Login"
     assert hab.get("/Home/Dashboard").headers["location"] == "/User/Login"
 
 
@@ -448,7 +462,8 @@ def test_set_stage(world: World, client: SandboxClient, hab: CatalogoHttp, stage
     assert world.journal.entries() == []
     hab.login(client)
     landing = doc(hab.get("/Home/Dashboard"))
-    assert bool(landing.cssselect("#productionDate")) == (level == 3)
+    opens_dialog = "setTimeout(showRegisterProductionDateModal" in lxml_html.tostring(landing, encoding="unicode")
+    assert opens_dialog == (level == 3)
     with pytest.raises(ValueError):
         set_stage(world, DEMO_NIT, "habilitado")
 

@@ -26,10 +26,7 @@ The token login, as a person does it:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.utils import getaddresses, parsedate_to_datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
@@ -61,10 +58,6 @@ __all__ = ["LOGIN_PATH", "CatalogoSession"]
 log = get_logger(__name__)
 
 LOGIN_PATH = "/User/Login"
-#: Domain of DIAN's senders (the sending mailbox rotates among several: research §2.5).
-DIAN_MAIL_DOMAIN = "dian.gov.co"
-#: A token mail dated this long before the request is an old one (clock differences allowed for).
-MAIL_CLOCK_SKEW = timedelta(minutes=10)
 
 CataloguePortal = Literal["habilitacion", "produccion"]
 
@@ -161,9 +154,7 @@ class CatalogoSession:
             self.ensure_logged_in()
             navigate(self.page, url)
             if self.lost():
-                raise PortalError(
-                    f"La DIAN no mantiene la sesión: {path} lleva otra vez al ingreso", retryable=True
-                )
+                raise PortalError(f"La DIAN no mantiene la sesión: {path} lleva otra vez al ingreso", retryable=True)
         return self.page
 
     # --- the token login ---------------------------------------------------------------------------
@@ -193,7 +184,9 @@ class CatalogoSession:
         """Watermark the mailbox, click "Entrar" once, read DIAN's answer, wait for the mail."""
         requested_at = datetime.now(UTC)
         try:
-            with self.watchers.expect(self.mailbox, self._token_matcher(requested_at)) as pending:
+            # This client's token, on this portal's host, from DIAN, not older than the request.
+            match = token_matcher(self.client.nit, (self.host, self._hostname), not_before=requested_at)
+            with self.watchers.expect(self.mailbox, match) as pending:
                 self.token_requests += 1
                 result = form.submit()
                 if not isinstance(result, TokenSentPage):
@@ -215,35 +208,6 @@ class CatalogoSession:
                 f"No se puede vigilar el buzón del token: {exc.message}. Revise el buzón y su secreto",
                 reason="buzon",
             ) from None
-
-    def _token_matcher(self, requested_at: datetime) -> Callable[[bytes], TokenLink | None]:
-        """Accept only this client's token, on this portal's host, from DIAN, not older than the request."""
-        base = token_matcher(self.client.nit, (self.host, self._hostname))
-        not_before = requested_at - MAIL_CLOCK_SKEW
-        host = self.host
-
-        def match(raw: bytes) -> TokenLink | None:
-            link = base(raw)
-            if link is None:
-                return None
-            if link.host.lower() != host:
-                log.warning("correo de token ignorado: enlace de otro portal", portal=self.portal)
-                return None
-            msg = message_from_bytes(raw, policy=policy.default)
-            senders = [addr.lower() for _, addr in getaddresses([str(v) for v in msg.get_all("From", [])])]
-            if not senders or not all(_is_dian_sender(a) for a in senders):
-                log.warning("correo de token ignorado: el remitente no es de la DIAN", remitente=", ".join(senders))
-                return None
-            try:
-                sent = parsedate_to_datetime(str(msg["Date"])) if msg["Date"] else None
-            except (TypeError, ValueError):
-                sent = None
-            if sent is not None and sent.tzinfo is not None and sent < not_before:
-                log.warning("correo de token ignorado: es anterior a la solicitud", fecha=sent.isoformat())
-                return None
-            return link
-
-        return match
 
     def _open_link(self, link: TokenLink) -> None:
         """Open the token link once; recognise the signed-in page or DIAN's refusal of the link."""
@@ -278,8 +242,3 @@ class CatalogoSession:
             selector=found.qualified(name),
             dian_text=dian_text,
         )
-
-
-def _is_dian_sender(address: str) -> bool:
-    domain = address.rpartition("@")[2].lower()
-    return domain == DIAN_MAIL_DOMAIN or domain.endswith("." + DIAN_MAIL_DOMAIN)

@@ -58,8 +58,13 @@ class Facturador(Screen):
         return ConfirmarRegistro.recognise(self.page, self.locators)
 
     def modos_operacion(self) -> str | None:
-        """Where "Configurar modos de operación" leads (None while pending registration)."""
-        return self._href("configurar_modos")
+        """Where "Configurar modos de operación" leads. The pending screen (/Contributor/Register) has no such
+        link: DIAN's route is then built from the contributor's hidden ``Id`` (the route needs it)."""
+        href = self._href("configurar_modos")
+        if href:
+            return href
+        ident = self._value("id_contribuyente") if self._present("id_contribuyente") else ""
+        return f"/Contributor/ConfigureOperationModes/{ident}" if ident.isdigit() else None
 
     def puede_sincronizar(self) -> bool:
         return self._present("sincronizar") and self.locs.get("sincronizar").first.is_visible()

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bots.errors import PortalChanged
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from bots.errors import PortalChanged, PortalError
 from bots.portals.habilitacion.base import Screen
 from bots.portals.habilitacion.modelos import Aviso, FechasProduccion, format_dian_date, parse_dian_date
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Response
 
     from bots.locators import Locators
+
+
+#: DIAN's Ajax route behind H-09's "Aceptar" (ContributorController.SetHabilitationAndProductionDates).
+SET_DATES_PATH = "/Contributor/SetHabilitationAndProductionDates"
 
 
 class Inicio(Screen):
@@ -33,9 +40,16 @@ class Inicio(Screen):
         """How many page notifications are shown (the next H-10 result will be this index)."""
         return self.locs.get("alerta").count()
 
-    def dialogo_fecha(self) -> FechaProduccion | None:
-        """H-08 if DIAN opened it on landing (nothing is clicked)."""
-        if self.locs.get("dialogo").count() == 0:
+    def dialogo_fecha(self, esperar_s: float = 0) -> FechaProduccion | None:
+        """H-08 if DIAN opened it on landing (nothing is clicked). DIAN opens it on document-ready, after the
+        page has loaded and with a fade: ``esperar_s`` gives it that long to appear."""
+        dialogo = self.locs.get("dialogo")
+        if esperar_s > 0:
+            try:
+                dialogo.first.wait_for(state="visible", timeout=esperar_s * 1000)
+            except PlaywrightTimeoutError:
+                return None
+        if dialogo.count() == 0:
             return None
         found = self.locators.screen(self.page, "fecha_produccion", "inicio")
         return FechaProduccion(found, self.locators) if found.screen == "fecha_produccion" else None
@@ -84,9 +98,26 @@ class ConfirmacionS2(Screen):
         return parse_dian_date(self.locs.get("dialogo").first.get_attribute("data-production-date"))
 
     def aceptar(self, alertas_antes: int) -> Aviso:
-        """IRREVERSIBLE: click "Aceptar" and wait for DIAN's answer (H-10)."""
-        self.locs.require("aceptar").click()
-        return ResultadoS2.recognise(self.page, self.locators).aviso(alertas_antes)
+        """IRREVERSIBLE: click "Aceptar" and read DIAN's answer (H-10). The wait for the answer starts before
+        the click (DIAN's page notification closes itself after 10 s); if the notification is already gone,
+        the answer is DIAN's JSON reply that the page would have shown (Dashboard.cshtml:426-445)."""
+        boton = self.locs.require("aceptar")
+        with self.page.expect_response(lambda r: SET_DATES_PATH in r.url, timeout=60_000) as answer:
+            boton.click()
+        if answer.value.status >= 500:  # the view's Ajax error handler shows nothing (Dashboard.cshtml:435)
+            raise PortalError(
+                f"La DIAN respondió con error HTTP {answer.value.status} al registrar la fecha de inicio en "
+                "producción. Ejecute de nuevo: el robot verificará leyendo el portal si la DIAN alcanzó a registrarla",
+                dian_text=f"HTTP {answer.value.status}",
+                retryable=True,
+            )
+        try:
+            return ResultadoS2.recognise(self.page, self.locators, timeout_s=8).aviso(alertas_antes)
+        except PortalChanged:
+            reply = _json(answer.value)
+            if reply is None or "message" not in reply:
+                raise
+            return Aviso(texto=" ".join(str(reply["message"]).split()), exito=reply.get("success") is True)
 
     def cancelar(self) -> None:
         self.locs.require("cancelar").click()
@@ -101,7 +132,15 @@ class ResultadoS2(Screen):
         return self._notice(index, box="alerta", message="mensaje", success="exito")
 
 
-def landing(page: Page, locators: Locators) -> tuple[Inicio, FechaProduccion | None]:
+def _json(response: Response) -> dict[str, Any] | None:
+    try:
+        data = response.json()
+    except (PlaywrightError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def landing(page: Page, locators: Locators, *, esperar_dialogo_s: float = 0) -> tuple[Inicio, FechaProduccion | None]:
     """The dashboard as the user lands on it, and H-08 if it is open on top (nothing is clicked)."""
     inicio = Inicio.recognise(page, locators)
-    return inicio, inicio.dialogo_fecha()
+    return inicio, inicio.dialogo_fecha(esperar_dialogo_s)

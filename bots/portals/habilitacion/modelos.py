@@ -34,6 +34,14 @@ def format_dian_date(value: date) -> str:
     return value.strftime(DATE_FORMAT)
 
 
+PIN_RE = re.compile(r"^[0-9]{4,10}$")
+
+
+def is_pin(value: str | None) -> bool:
+    """A software PIN as DIAN shows it: digits only (5 in every known case)."""
+    return bool(value) and bool(PIN_RE.match(str(value).strip()))
+
+
 def is_uuid(value: str | None) -> bool:
     """A canonical 36-character UUID (8-4-4-4-12 hex), as DIAN shows Software Id and TestSetId."""
     return bool(value) and bool(UUID_RE.match(str(value).strip().lower()))
@@ -107,12 +115,13 @@ class ModoOperacion:
 
 @dataclass(frozen=True)
 class SetPruebas:
-    """H-07 "Set de pruebas"."""
+    """H-07 "Set de pruebas": the hidden TestSetId, the state (the alert's <strong>) and the software it is for."""
 
     test_set_id: str
     estado: str
     aviso: str
-
+    software_id: str = ""
+    pin: str = ""
 
 
 @dataclass(frozen=True)

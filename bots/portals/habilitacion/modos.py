@@ -9,7 +9,7 @@ from bots.log import register_secret
 from bots.portals.catalogo import choose_option, find_option, read_options
 from bots.portals.habilitacion.base import Screen, squash
 from bots.portals.habilitacion.modelos import Aviso, ModoOperacion, SetPruebas, parse_dian_date
-from bots.text import normalize
+from bots.text import contains, normalize
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -91,8 +91,12 @@ class ModosOperacion(Screen):
         return self._notice(0, box="aviso", message="aviso_mensaje", success="aviso_exito", title="aviso_titulo")
 
     def asociar_habilitado(self) -> bool:
-        button = self.locs.require("asociar")
-        return button.is_enabled() and "disabled" not in (button.get_attribute("class") or "").split()
+        """Whether DIAN offers the save button ("Asociar"; "Adicionar" in 2022). DIAN leaves it out while the
+        biller is pending registration or a mode is in test (ConfigureOperationModes.cshtml:123)."""
+        button = self.locs.get("asociar")
+        if button.count() == 0:
+            return False
+        return button.first.is_enabled() and "disabled" not in (button.first.get_attribute("class") or "").split()
 
     # --- choosing --------------------------------------------------------------------------------
     def _choose(self, name: str, wanted: str, label: str) -> str:
@@ -143,8 +147,19 @@ class PaginaSetPruebas(Screen):
     SCREEN = "set_pruebas"
 
     def leer(self) -> SetPruebas:
+        """TestSetId (hidden input), the state (the alert's first <strong>; the accepted alert has none) and the
+        software's Id and PIN shown on the page. The PIN is registered with the log redaction."""
+        aviso = self._text("aviso") if self._present("aviso") else ""
+        estado = self._text("estado") if self._present("estado") else ""
+        if not estado and contains(aviso, "superado satisfactoriamente"):
+            estado = "Aceptado"
+        pin = self._value("pin") if self._present("pin") else ""
+        if pin:
+            register_secret(pin)
         return SetPruebas(
             test_set_id=self._value("test_set_id").lower(),
-            estado=self._value("estado"),
-            aviso=self._text("aviso") if self._present("aviso") else "",
+            estado=estado,
+            aviso=aviso,
+            software_id=(self._value("software_id") if self._present("software_id") else "").lower(),
+            pin=pin,
         )

@@ -36,6 +36,7 @@ from bots.portals.habilitacion.modelos import (
     ModoOperacion,
     SetPruebas,
     format_dian_date,
+    is_pin,
     is_uuid,
 )
 from bots.portals.habilitacion.modos import ModosOperacion, PaginaSetPruebas
@@ -62,7 +63,8 @@ CLICK_FECHA = "salida_produccion.aceptar_fecha"
 CLICK_SINCRONIZAR = "salida_produccion.abrir_sincronizacion"
 
 DASHBOARD_PATH = "/Home/Dashboard"
-MODOS_PATH = "/Contributor/ConfigureOperationModes"  # DIAN's route (research §2.6)
+#: DIAN opens H-08 on document-ready, after the page has loaded and with a fade (Dashboard.cshtml:104-121).
+DATE_DIALOG_WAIT_S = 5.0
 #: How far ahead DIAN's datepicker lets the production date go (research §2.6: [habilitación, +1 año]).
 MAX_PRODUCTION_AHEAD = timedelta(days=365)
 
@@ -141,11 +143,16 @@ class Habilitacion:
         self.session.goto(_path(tipos.factura_electronica()))
         return Facturador.recognise(self.page, self.locators)
 
-    def abrir_modos(self, facturador: Facturador | None = None) -> ModosOperacion:
-        """H-05/H-06 through "Configurar modos de operación" (DIAN's route while pending registration,
-        where the button is missing, so that DIAN's own message can be read)."""
-        href = facturador.modos_operacion() if facturador else None
-        self.session.goto(_path(href) if href else MODOS_PATH)
+    def abrir_modos(self, facturador: Facturador) -> ModosOperacion:
+        """H-05/H-06 through "Configurar modos de operación" of H-03 (DIAN's route needs the contributor's id:
+        without it DIAN answers HTTP 500). While pending registration DIAN's own message is read there."""
+        href = facturador.modos_operacion()
+        if not href:
+            raise PortalChanged(
+                "La pantalla del facturador no lleva a «Configurar modos de operación»",
+                selector=facturador.name("configurar_modos"),
+            )
+        self.session.goto(_path(href))
         return ModosOperacion.recognise(self.page, self.locators)
 
     def leer_set(self, modo: ModoOperacion) -> SetPruebas:
@@ -289,7 +296,8 @@ def asociar_software(hab: Habilitacion) -> Outcome:
     software = _software(hab.client)
     with hab.run.step("asociacion"):
         status, settled = _settle(
-            hab, STEP_ASOCIAR, lambda: _fila(hab.abrir_modos().filas(), software) is not None, "Asociar"
+            hab, STEP_ASOCIAR, lambda: _fila(hab.abrir_modos(hab.abrir_facturador()).filas(), software) is not None,
+            "Asociar",
         )
         modos = hab.abrir_modos(hab.abrir_facturador())
         alerta = modos.alerta()
@@ -337,9 +345,15 @@ def asociar_software(hab: Habilitacion) -> Outcome:
 def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tuple[ModoOperacion, ModosOperacion]:
     """Fill H-05 and click "Asociar" once (journaled); return the new row and the reloaded screen."""
     if not modos.asociar_habilitado():
+        # DIAN leaves the button out while pending registration or while a mode is in test; its reason is
+        # in the form's alert or in the floating notice, if any.
         aviso = modos.aviso()
+        texto = modos.alerta() or (aviso.texto if aviso else None)
+        if texto:
+            raise error_for(texto, action="asociar el software")
         raise PortalError(
-            "El botón «Asociar» está deshabilitado; no se hizo clic", dian_text=aviso.texto if aviso else None
+            "La DIAN no ofrece el botón «Asociar» (está bloqueado) y no dice por qué; no se hizo clic",
+            dian_text=None,
         )
     modo = modos.elegir_modo_proveedor()
     proveedor = modos.elegir_proveedor(software.proveedor)
@@ -371,13 +385,26 @@ def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tu
 
 
 def check_ids(modo: ModoOperacion, set_pruebas: SetPruebas, software: Software) -> None:
-    """Software Id and TestSetId must be UUIDs; the Software Id must be the provider's, if known."""
+    """Software Id and TestSetId must be UUIDs and the PIN digits; the Software Id and the PIN shown on H-07
+    must be those of the H-06 row; the Software Id must be the provider's, if known."""
     if not is_uuid(modo.software_id):
         raise PortalError("El «Id» del software que muestra la DIAN no es un UUID válido", dian_text=modo.software_id)
     if not is_uuid(set_pruebas.test_set_id):
         raise PortalError(
             "El TestSetId que muestra la DIAN no es un UUID válido; no se entrega al proveedor",
             dian_text=set_pruebas.test_set_id,
+        )
+    if not is_pin(modo.pin):
+        raise PortalError("El «Pin» del software que muestra la DIAN no son solo dígitos; no se entrega al proveedor")
+    if set_pruebas.software_id and set_pruebas.software_id != modo.software_id:
+        raise PortalError(
+            f"El set de pruebas es del software {set_pruebas.software_id}, no del {modo.software_id} del listado de "
+            "modos de operación; no se entrega al proveedor",
+            dian_text=set_pruebas.software_id,
+        )
+    if set_pruebas.pin and set_pruebas.pin != modo.pin:
+        raise PortalError(
+            "El PIN del set de pruebas no coincide con el del listado de modos de operación; no se entrega al proveedor"
         )
     if software.id_esperado and modo.software_id != software.id_esperado.lower():
         raise NeedsHuman(
@@ -445,7 +472,7 @@ def salida_produccion(hab: Habilitacion, aprobacion: ProductionApproval | None) 
         fecha_status = hab.journal.reconcile(STEP_FECHA, lambda: _fecha_registrada(hab), what="Aceptar la fecha (S2)")
         sync_status = hab.journal.reconcile(STEP_SINCRONIZAR, lambda: _sincronizado(hab), what="Sincronizar")
         hab.session.goto(DASHBOARD_PATH)
-        inicio, dialogo = landing(hab.page, hab.locators)
+        inicio, dialogo = landing(hab.page, hab.locators, esperar_dialogo_s=DATE_DIALOG_WAIT_S)
         respuesta_fecha: str | None = None
         if dialogo is not None:
             if fecha_status is StepStatus.DONE:
@@ -503,7 +530,10 @@ def _fecha_registrada(hab: Habilitacion) -> bool | None:
     estado = hab.abrir_facturador().leer()
     if estado.fecha_produccion is not None:
         return True
-    return False if hab.fecha_en_dialogo is not None else None
+    # DIAN opens the date dialog after the dashboard has loaded: give it time before concluding.
+    hab.session.goto(DASHBOARD_PATH)
+    _, dialogo = landing(hab.page, hab.locators, esperar_dialogo_s=DATE_DIALOG_WAIT_S)
+    return False if dialogo is not None else None
 
 
 def _sincronizado(hab: Habilitacion) -> bool | None:

@@ -111,15 +111,29 @@ class Pantalla:
         _verificar_control(control, self.loc.qualified(name))
         return control
 
-    def _enviar(self, name: str, *, irreversible: bool = False, control: Locator | None = None) -> None:
-        """Click a control that posts the page and wait for the next document (one click, never retried)."""
+    def _enviar(
+        self, name: str, *, irreversible: bool = False, control: Locator | None = None, dom: bool = False
+    ) -> None:
+        """Click a control that posts the page and wait for the next document (one click, never retried).
+
+        ``dom``: the control may measure 0x0 for Playwright (MUISCA's dashboard image buttons, S7);
+        when it is attached but not visible, the click is made through the DOM on it (or its link).
+        """
+        if dom and control is None:
+            control = self.loc.require(name, state="attached").first
         target = control if control is not None else self._control(name)
         if control is not None:
             _verificar_control(target, self.loc.qualified(name))
         qualified = self.loc.qualified(name)
+        por_dom = dom and not target.is_visible()
+        if por_dom:
+            log.info("control sin tamaño para Playwright: clic por el DOM", selector=qualified)
         try:
             with self.page.expect_navigation(wait_until="domcontentloaded", timeout=self.sesion.nav_timeout_ms) as nav:
-                target.click()
+                if por_dom:
+                    target.evaluate("el => (el.closest('a') || el).click()")
+                else:
+                    target.click()
             response = nav.value
         except PlaywrightTimeoutError:
             raise _sin_respuesta(qualified, irreversible) from None

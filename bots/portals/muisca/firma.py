@@ -10,15 +10,19 @@ from urllib.parse import urljoin
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bots.errors import BOGOTA, PortalError
+from bots import artifacts
+from bots.errors import BOGOTA, PortalChanged, PortalError
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.base import Pantalla, Sesion
 from bots.portals.muisca.texto import contiene, plegar
 from bots.retry import navigate
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Frame, Page
     from pydantic import SecretStr
+
+    from bots.locators import ScreenLocators
+    from bots.portals.muisca.numeracion import Mensaje
 
 log = get_logger(__name__)
 
@@ -103,6 +107,18 @@ class Firma(Pantalla):
         """Click "Firmar documento(s)" exactly once."""
         self._enviar("firmar", irreversible=True)
 
+    def preparar(self) -> None:
+        """Nothing before the form on the top-level window."""
+
+    def resultado_firma(self) -> tuple[Mensaje | None, Firma]:
+        """After "Firmar": the M-08 message, or this screen again with DIAN's error."""
+        from bots.portals.muisca.numeracion import Mensaje
+
+        pantalla = self.sesion.locators.screen(self.page, "mensaje", "firma")
+        if pantalla.screen == "mensaje":
+            return Mensaje(self.sesion, loc=pantalla), self
+        return None, Firma(self.sesion, loc=pantalla)
+
     def url_bandeja(self) -> str | None:
         """Absolute address of "Ver mi bandeja de comunicados", if the link is there."""
         enlace = self.loc.get("bandeja")
@@ -174,3 +190,175 @@ def clasificar_error(texto: str) -> str:
     if "clave dinamica" in folded:
         return "clave"
     return "otro"
+
+
+#: Playwright's words when another element takes a click ("<aside …> intercepts pointer events").
+_TAPADO = re.compile(r"(<[a-z][^\n]{0,240}?)\s*(?:from <[^\n]*?> subtree\s*)?intercepts pointer events")
+
+
+class FirmaMarco:
+    """M-09 inside the iframe ``/firmaelectronica/firma.html`` (TR, mapped live 2026-09-20).
+
+    Same steps as ``Firma`` for the ``Firmador``. The window's buttons post with XHR, so no click
+    here waits for a navigation: each waits for what the window shows next. A click another element
+    swallows is never forced: the known "Ayuda" panel is closed and the click made again (the first
+    one never reached the button); anything else stops the run naming the element in the way.
+    """
+
+    nombre = "firma_marco"
+
+    def __init__(self, sesion: Sesion, *, loc: ScreenLocators) -> None:
+        self.sesion = sesion
+        self.page = sesion.page
+        self.marco_loc = loc
+        self.frame = self._frame()
+        self.loc = sesion.locators.screen(self.frame, "firma_ventana")  # type: ignore[arg-type]
+
+    def _frame(self) -> Frame:
+        handle = self.marco_loc.require("marco", state="attached").first.element_handle()
+        frame = handle.content_frame() if handle is not None else None
+        if frame is None:
+            raise self._cambio("El marco de la firma electrónica no cargó", "marco")
+        frame.wait_for_load_state("domcontentloaded")
+        return frame
+
+    @property
+    def _espera_ms(self) -> float:
+        return self.sesion.settings.page_timeout_s * 1000
+
+    def _cambio(self, message: str, name: str) -> PortalChanged:
+        html, png = artifacts.save_page(self.page, artifacts.step_dir(), f"portal-cambio-{self.nombre}")
+        return PortalChanged(message, selector=f"{self.nombre}.{name}", page_path=html, screenshot_path=png)
+
+    def _hay(self, name: str) -> bool:
+        locator = self.loc.get(name)
+        return locator.count() > 0 and locator.first.is_visible()
+
+    def _texto(self, name: str) -> str:
+        locator = self.loc.get(name)
+        return " ".join(locator.first.inner_text().split()) if locator.count() else ""
+
+    def _clic(self, name: str) -> None:
+        """One click on a control of the window; an element in the way is never clicked through."""
+        control = self.loc.require(name).first
+        qualified = self.loc.qualified(name)
+        for intento in (1, 2):
+            try:
+                control.click(timeout=self._espera_ms)
+                return
+            except PlaywrightTimeoutError as exc:
+                tapa = _TAPADO.search(str(exc))
+                if intento == 1 and self._cerrar_ayuda():
+                    continue
+                quien = tapa.group(1) if tapa else "un elemento que el robot no conoce"
+                log.error("un elemento tapa el control", selector=qualified, elemento=quien[:120])
+                raise self._cambio(
+                    f"No se pudo pulsar «{qualified}»: lo tapa {quien[:160]}. El robot no hace clic a través de "
+                    "elementos desconocidos; ese clic no llegó a la DIAN",
+                    name,
+                ) from None
+
+    def _cerrar_ayuda(self) -> bool:
+        """Close the known "Ayuda" panel if it is what covers the window; False if it is not there."""
+        panel = self.marco_loc.get("panel_ayuda")
+        if panel.count() == 0 or not panel.first.is_visible():
+            return False
+        cerrar = self.marco_loc.get("cerrar_ayuda")
+        if cerrar.count() != 1:
+            return False
+        log.info("se cierra el panel de Ayuda que tapa la firma")
+        cerrar.click(timeout=self._espera_ms)
+        panel.first.wait_for(state="hidden", timeout=self._espera_ms)
+        return True
+
+    def _esperar(self, *names: str) -> str:
+        """Wait until one of these elements of the window is visible; its name."""
+        combined = self.loc.get(names[0])
+        for name in names[1:]:
+            combined = combined.or_(self.loc.get(name))
+        try:
+            combined.first.wait_for(state="visible", timeout=self.sesion.nav_timeout_ms)
+        except PlaywrightTimeoutError:
+            raise PortalError(
+                f"La ventana de firma no mostró respuesta ({' / '.join(names)})", retryable=True
+            ) from None
+        return next((n for n in names if self._hay(n)), names[0])
+
+    # -- the Firmador's interface -----------------------------------------------------------------
+    def preparar(self) -> None:
+        """The signer step first: "Autorizar" (when offered), then "Firmar" opens the form."""
+        if self._hay("clave_dinamica"):
+            return
+        if self._hay("autorizar"):
+            self._clic("autorizar")
+            self._esperar("confirmar")
+        self._clic("confirmar")
+        self._esperar("clave_dinamica")
+
+    def proteger(self) -> None:
+        self.sesion.run.mask(self.loc.get("clave_dinamica"), self.loc.get("clave_firma"))
+
+    def error(self) -> str:
+        return self._texto("error") if self._hay("error") else ""
+
+    def clave_enviada(self) -> bool:
+        return self._hay("clave_enviada")
+
+    def contador_activo(self) -> bool:
+        return self._hay("contador")
+
+    def segundos_restantes(self) -> int | None:
+        match = re.search(r"\d+", self._texto("segundos"))
+        return int(match.group()) if match else None
+
+    def esperar_fin_contador(self) -> None:
+        """Wait for the window's own countdown to end ("aquí" visible again); never click before."""
+        if not self.contador_activo() and self._hay("solicitar_clave"):
+            return
+        segundos = self.segundos_restantes()
+        limite = (segundos + 30.0) if segundos is not None else CONTADOR_MAXIMO_S
+        try:
+            self.loc.get("solicitar_clave").first.wait_for(state="visible", timeout=limite * 1000)
+        except PlaywrightTimeoutError:
+            raise PortalError(
+                "El contador de MUISCA para pedir otra clave dinámica no terminó a tiempo; no se pidió la clave",
+                selector=self.loc.qualified("solicitar_clave"),
+                retryable=True,
+            ) from None
+
+    def solicitar_clave(self) -> FirmaMarco:
+        """Click "aquí" once; the window says the key was sent (or DIAN's reason why not)."""
+        self._clic("solicitar_clave")
+        self._esperar("clave_enviada", "error")
+        return self
+
+    def escribir(self, clave: str, password: SecretStr) -> None:
+        self.loc.require("clave_dinamica").first.fill(clave)
+        self.loc.require("clave_firma").first.fill(password.get_secret_value())
+
+    def firmar_documentos(self) -> None:
+        """Click the window's "Firmar" exactly once."""
+        self._clic("firmar")
+
+    def resultado_firma(self) -> tuple[Mensaje | None, FirmaMarco]:
+        """After "Firmar": DIAN's error in the window, or success → "Aceptar" → the M-08 message."""
+        from bots.portals.muisca.numeracion import Mensaje
+
+        if self._esperar("exito", "error") == "error":
+            return None, self
+        control = self.loc.require("aceptar").first
+        with self.page.expect_navigation(wait_until="domcontentloaded", timeout=self.sesion.nav_timeout_ms):
+            control.click(timeout=self._espera_ms)
+        return Mensaje(self.sesion), self
+
+    def url_bandeja(self) -> str | None:
+        """The window in the frame has no "Ver mi bandeja" link: the key comes from the mailbox."""
+        return None
+
+
+def abrir_firma(sesion: Sesion, pantalla: ScreenLocators) -> Firma | FirmaMarco:
+    """The signing screen MUISCA showed: top-level (``firma``) or inside the iframe (``firma_marco``)."""
+    if pantalla.screen == "firma_marco":
+        return FirmaMarco(sesion, loc=pantalla)
+    return Firma(sesion, loc=pantalla)
+

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from bots.errors import BOGOTA, NeedsHuman, PortalError
 from bots.log import get_logger, register_secret
 from bots.mail import DynamicKey, MailError, MailTimeout, MailWatchers, dynamic_key_matcher
-from bots.portals.muisca.firma import Comunicados, Firma, clasificar_error
+from bots.portals.muisca.firma import Comunicados, Firma, FirmaMarco, clasificar_error
 from bots.portals.muisca.numeracion import Mensaje
 
 if TYPE_CHECKING:
@@ -85,12 +85,13 @@ class Firmador:
         register_secret(clave_firma.get_secret_value())
 
     # -- public ------------------------------------------------------------------------------------
-    def firmar(self, firma: Firma, *, paso: str, paso_clave: str, **detalles: Any) -> Mensaje:
+    def firmar(self, firma: Firma | FirmaMarco, *, paso: str, paso_clave: str, **detalles: Any) -> Mensaje:
         """Run K on this M-09 page and return the M-08 that confirms the signature.
 
         ``paso`` names the signature in the step journal and ``paso_clave`` the key requests;
         ``detalles`` (request numbers, no secrets) go into their records.
         """
+        firma.preparar()
         firma.proteger()
         clave = self._reutilizable()
         reintentos = 0  # new keys requested because DIAN rejected one (at most one per signature)
@@ -102,12 +103,10 @@ class Firmador:
             firma.escribir(clave.valor, self.clave_firma)
             with self.sesion.pasos.step(paso, **detalles, origen_codigo=clave.fuente) as registro:
                 firma.firmar_documentos()
-                pantalla = self.sesion.locators.screen(self.sesion.page, "mensaje", "firma")
-                if pantalla.screen == "mensaje":
-                    mensaje = Mensaje(self.sesion, loc=pantalla)
+                mensaje, firma = firma.resultado_firma()
+                if mensaje is not None:
                     registro.note(resultado="ok", documento=mensaje.documento().split("-", 1)[0] or None)
                     return mensaje
-                firma = Firma(self.sesion, loc=pantalla)
                 texto = firma.error()
                 motivo = clasificar_error(texto)
                 registro.note(resultado="rechazado", motivo=motivo)
@@ -147,7 +146,9 @@ class Firmador:
             return None
         return clave
 
-    def _pedir_clave(self, firma: Firma, paso: str, detalles: dict[str, Any]) -> tuple[Firma, Clave]:
+    def _pedir_clave(
+        self, firma: Firma | FirmaMarco, paso: str, detalles: dict[str, Any]
+    ) -> tuple[Firma | FirmaMarco, Clave]:
         """Request one key (after the countdown) and wait for it; returns the reloaded M-09."""
         firma.esperar_fin_contador()
         vista = self._vista_previa_comunicados(firma)
@@ -184,7 +185,7 @@ class Firmador:
             log.warning("no se puede vigilar el buzón de la clave; se usará Mis comunicados", error=exc.message)
             return None
 
-    def _vista_previa_comunicados(self, firma: Firma) -> str | None:
+    def _vista_previa_comunicados(self, firma: Firma | FirmaMarco) -> str | None:
         """Open (or reload) "Mis comunicados" in its tab and note the newest key already there."""
         try:
             if self.bandeja is None or self.bandeja.tab.is_closed():

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bots.errors import InvalidInput, NeedsHuman, PortalError
+from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.base import Pantalla, Sesion
 from bots.portals.muisca.ingresos import IngresosRechazados
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 ENTRADA = "/WebArquitectura/DefLogin.faces"
+
+#: DIAN's words that prove a failed login was not a judgement on the password (S5's maintenance
+#: marker; S7 treats "Servicio no disponible, intente más tarde" as not a wrong password).
+MANTENIMIENTO = re.compile(r"en mantenimiento|no (?:esta|se encuentra) disponible|no disponible|intente mas tarde")
 
 
 class LoginAngular(Pantalla):
@@ -70,6 +74,19 @@ class LoginAngular(Pantalla):
     def escribir_contrasena(self, password: SecretStr) -> None:
         self.loc.require("contrasena").first.fill(password.get_secret_value())
 
+    def cerrar_aviso_notificaciones(self) -> None:
+        """Close the browser-notifications notice (S8: "Continuar"); any other dialog stops the run."""
+        dialogo = self.loc.get("dialogo")
+        if dialogo.count() == 0 or not dialogo.first.is_visible():
+            return
+        continuar = self.loc.get("notificaciones_continuar")
+        if continuar.count() != 1:
+            texto = " ".join(dialogo.first.inner_text().split())[:200]
+            raise self._cambio(f"Un diálogo desconocido cubre el ingreso a MUISCA («{texto}»)", "dialogo")
+        log.info("aviso de notificaciones del navegador: Continuar")
+        continuar.click()
+        dialogo.first.wait_for(state="hidden", timeout=self.sesion.settings.page_timeout_s * 1000)
+
     def pide_tratamiento_datos(self) -> bool:
         """The form shows the data-treatment checkbox."""
         return self.loc.get("acepta_datos").count() > 0
@@ -102,6 +119,7 @@ class LoginAngular(Pantalla):
                 "de clientes). Obtenga la autorización del cliente antes de continuar; no se envió la contraseña",
                 reason="tratamiento_datos",
             )
+        self.cerrar_aviso_notificaciones()
         empresa = client.tipo_ingreso == "empresa"
         self.elegir_modo(tercero=empresa)
         if empresa:
@@ -207,21 +225,44 @@ def iniciar_sesion(sesion: Sesion, client: Client, password: SecretStr) -> Table
     log.info("formulario de ingreso", version=pantalla.version)
     formulario.diligenciar(client, user, password)
     formulario.ingresar()  # once: a failed login is never retried
-    resultado = sesion.locators.screen(
-        page, "tablero", "login_bloqueado", "login_error", timeout_s=sesion.settings.navigation_timeout_s
-    )
+    try:
+        resultado = sesion.locators.screen(
+            page, "tablero", "login_bloqueado", "login_error", timeout_s=sesion.settings.navigation_timeout_s
+        )
+    except PortalChanged as exc:
+        # Not the dashboard and nothing the robot knows: the password counts as rejected, so that a
+        # re-run never sends it again (DIAN locks the account after a few failures).
+        rechazos.recordar(password, None)
+        raise PortalChanged(
+            "Después de enviar la contraseña, MUISCA no mostró el tablero ni un mensaje conocido. La contraseña se "
+            "enviaba una sola vez y quedó registrada como rechazada: el robot no la volverá a enviar hasta que se "
+            f"actualice el secreto muisca_password del cliente (o se borre {rechazos.path.name}). Revise la página "
+            "guardada",
+            selector=exc.selector,
+            page_path=exc.page_path,
+            screenshot_path=exc.screenshot_path,
+        ) from None
     if resultado.screen == "tablero":
         log.info("ingreso a MUISCA", version=pantalla.version)
         tablero = Tablero(sesion, loc=resultado)
         tablero.verificar_sin_avisos()
         return tablero
-    texto = " ".join(resultado.get("mensaje").first.inner_text().split()) if resultado.has("mensaje") else ""
+    texto = ""
+    for nombre in ("mensaje", "alerta"):
+        if not texto and resultado.has(nombre) and resultado.get(nombre).count():
+            texto = " ".join(resultado.get(nombre).first.inner_text().split())
     if resultado.screen == "login_bloqueado":
         raise NeedsHuman(
             "La cuenta de MUISCA del usuario está bloqueada; debe desbloquearla una persona "
             "(opción «¿Olvidó su contraseña?» o la DIAN)",
             reason="cuenta_bloqueada",
             dian_text=texto or None,
+        )
+    if texto and MANTENIMIENTO.search(plegar(texto)):
+        raise PortalError(
+            "MUISCA no está disponible (mensaje de la DIAN); la contraseña no fue evaluada y se podrá usar más tarde",
+            dian_text=texto,
+            retryable=True,
         )
     rechazos.recordar(password, texto or None)
     raise NeedsHuman(

@@ -19,7 +19,7 @@ from bots.retry import navigate
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
 
-    from bots.portals.muisca.firma import Firma
+    from bots.portals.muisca.firma import Firma, FirmaMarco
 
 log = get_logger(__name__)
 
@@ -176,8 +176,23 @@ class Contribuyente(Pantalla):
             )
 
     def ingresar(self) -> Consulta:
+        """ "Ingresar" → (when DIAN shows it) "autorizaciones cercanas a su vencimiento" → Aceptar → M-06."""
         self._enviar("ingresar")
-        return Consulta(self.sesion)
+        pantalla = self.sesion.locators.screen(self.page, "consulta", "aviso_vencimiento")
+        if pantalla.screen == "aviso_vencimiento":
+            log.info("aviso de MUISCA", texto=self.sesion.page.locator(pantalla.selector("mensaje")).first.inner_text())
+            AvisoVencimiento(self.sesion, loc=pantalla).aceptar()
+            return Consulta(self.sesion)
+        return Consulta(self.sesion, loc=pantalla)
+
+
+class AvisoVencimiento(Pantalla):
+    """Micrositio paso 6: "autorizaciones de numeración cercanas a su vencimiento" → "Aceptar"."""
+
+    nombre = "aviso_vencimiento"
+
+    def aceptar(self) -> None:
+        self._enviar("aceptar")
 
 
 class Consulta(Pantalla):
@@ -257,15 +272,15 @@ class Consulta(Pantalla):
             for index, row in enumerate(_leer_tabla(self.loc.get("filas_formaliza")))
         ]
 
-    def firmar(self, fila: FilaFormaliza) -> Firma:
+    def firmar(self, fila: FilaFormaliza) -> Firma | FirmaMarco:
         """Press that row's "Firmar" (never "Anular", which has no locator and is guarded)."""
-        from bots.portals.muisca.firma import Firma
+        from bots.portals.muisca.firma import abrir_firma
 
         boton = self.loc.get("filas_formaliza").nth(fila.indice).locator(self.loc.selector("firmar_fila"))
         if boton.count() != 1:
             raise self._cambio(f"La fila de la solicitud {fila.nro} no tiene un único botón «Firmar»", "firmar_fila")
         self._enviar("firmar_fila", control=boton.first)
-        return Firma(self.sesion)
+        return abrir_firma(self.sesion, self.sesion.locators.screen(self.page, "firma", "firma_marco"))
 
 
 class SolicitudRangos(Pantalla):
@@ -323,15 +338,15 @@ class SolicitudRangos(Pantalla):
             raise SolicitudRangos(self.sesion, loc=pantalla)._rechazo("Borrador")
         return Mensaje(self.sesion, loc=pantalla)
 
-    def definitivo(self) -> Firma:
+    def definitivo(self) -> Firma | FirmaMarco:
         """ "Definitivo" once: makes the request formal; MUISCA opens "Firmar documento"."""
-        from bots.portals.muisca.firma import Firma
+        from bots.portals.muisca.firma import abrir_firma
 
         self._enviar("definitivo", irreversible=True)
-        pantalla = self.sesion.locators.screen(self.page, "firma", "solicitud")
+        pantalla = self.sesion.locators.screen(self.page, "firma", "firma_marco", "solicitud")
         if pantalla.screen == "solicitud":
             raise SolicitudRangos(self.sesion, loc=pantalla)._rechazo("Definitivo")
-        return Firma(self.sesion, loc=pantalla)
+        return abrir_firma(self.sesion, pantalla)
 
 
 class Mensaje(Pantalla):

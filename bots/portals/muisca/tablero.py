@@ -40,5 +40,5 @@ class Tablero(Pantalla):
         """Click the "Numeración de Facturación" tile."""
         from bots.portals.muisca.numeracion import MenuNumeracion
 
-        self._enviar("numeracion")
+        self._enviar("numeracion", dom=True)
         return MenuNumeracion(self.sesion)

@@ -1,6 +1,8 @@
-"""Parsers for the two DIAN e-mails the robot reads: the login link (E-01) and the clave dinámica (E-02).
+"""Pure parsers of the two DIAN e-mails the robot reads: the login link (E-01) and the clave dinámica (E-02).
 
-Pure functions over raw RFC 5322 bytes; no I/O. Nothing here logs or raises with a link, token or key.
+A mail is DIAN's when `from_dian` says so (the one rule) and its subject names the kind. Such a mail
+either parses or raises `MailUnreadable` (DIAN changed its e-mail); any other mail gives None. No I/O;
+nothing here logs, and no exception carries a link, token or key.
 """
 
 from __future__ import annotations
@@ -12,28 +14,37 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from email.message import EmailMessage, Message
-from email.utils import getaddresses
+from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
+from bots.errors import BOGOTA
+from bots.mail.errors import MailUnreadable
+
 __all__ = [
-    "BOGOTA",
     "DEFAULT_TOKEN_HOSTS",
+    "DIAN_MAIL_DOMAIN",
     "DIAN_TOKEN_SENDER",
     "DynamicKey",
+    "TokenEmail",
     "TokenLink",
+    "from_dian",
+    "has_token_subject",
+    "host_allowed",
     "parse_dynamic_key",
     "parse_dynamic_key_email",
     "parse_token_email",
+    "read_token_email",
 ]
 
-#: Hosts whose `/User/AuthToken` links are accepted without being passed explicitly (https only).
+#: Hosts whose `/User/AuthToken` links are accepted when no host list is given (https, port 443 only).
 DEFAULT_TOKEN_HOSTS: frozenset[str] = frozenset({"catalogo-vpfe.dian.gov.co", "catalogo-vpfe-hab.dian.gov.co"})
+#: DIAN's senders rotate among several mailboxes of this domain (research dian-portals.md §2.5).
+DIAN_MAIL_DOMAIN = "dian.gov.co"
+#: The sender seen on the "Token Acceso DIAN" mails (one of DIAN's; `from_dian` accepts the whole domain).
 DIAN_TOKEN_SENDER = "facturacionelectronica@dian.gov.co"
-#: Colombia keeps UTC-5 all year (no daylight saving time); DIAN prints local times.
-BOGOTA = timezone(timedelta(hours=-5), "America/Bogota")
 
 _TOKEN_SUBJECT = "token acceso dian"
 _TOKEN_PATH = "/user/authtoken"
@@ -44,7 +55,6 @@ _DIGITS_RE = re.compile(r"\d{3,20}")
 _USER_CODE_RE = re.compile(r"[A-Za-z0-9]{3,30}")
 
 _KEY_SUBJECT = "clave dinamica"
-_KEY_BODY = "se ha generado una clave dinamica"
 _KEY_INTRO_RE = re.compile(r"para\s+realizar\s+el\s+tramite\s*:", re.IGNORECASE)
 _KEY_RE = re.compile(r"[A-Za-z0-9+/_-]{3,64}={0,3}")
 _STAMP = r"(\d{1,2}/\d{1,2}/\d{4})\s+(\d{1,2}:\d{2}(?::\d{2})?)\s*(?:([ap])\.?\s*m\.?)?"
@@ -53,7 +63,10 @@ _WINDOW_RE = re.compile(rf"vigente\s+desde\s*:?\s*{_STAMP}\s+hasta\s*:?\s*{_STAM
 
 @dataclass(frozen=True)
 class TokenLink:
-    """The one-time login link of a "Token Acceso DIAN" e-mail. `repr` hides the link and the token."""
+    """The one-time login link of a "Token Acceso DIAN" e-mail. `repr` hides the link and the token.
+
+    `host` is the link's host, with its port unless it is the scheme's default.
+    """
 
     url: str = field(repr=False)
     host: str
@@ -61,6 +74,14 @@ class TokenLink:
     id_type: str
     user_code: str
     token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class TokenEmail:
+    """A "Token Acceso DIAN" e-mail: when DIAN dated it, and its well-formed login links."""
+
+    sent: datetime | None
+    links: tuple[TokenLink, ...] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -78,20 +99,62 @@ class DynamicKey:
         return now > self.valid_to
 
 
-def parse_token_email(raw: bytes, *, allowed_hosts: Iterable[str] | None = None) -> TokenLink | None:
-    """Return the login link of a DIAN token e-mail, or None.
+# --- the rules ----------------------------------------------------------------------------------
 
-    The mail must come from DIAN's sender or have the subject "Token Acceso DIAN" (any case), and the
-    link must point to `/User/AuthToken` on a DIAN catalogue host over https, or on one of
-    `allowed_hosts` ("host" or "host:port", http or https; for the sandbox).
+
+def from_dian(msg: Message) -> bool:
+    """The one "mail from DIAN" rule: every From address is at dian.gov.co or one of its subdomains.
+
+    The raw header and the parsed one are both read (they disagree on odd headers such as
+    ``x@dian.gov.co <y@other.test>``); every address either finds must be DIAN's.
+    """
+    raw = [str(value) for name, value in msg.raw_items() if name.lower() == "from"]
+    parsed = [str(value) for value in msg.get_all("From", [])]
+    senders = [addr.lower() for _, addr in getaddresses([*raw, *parsed])]
+    return bool(senders) and all(_dian_address(a) for a in senders)
+
+
+def host_allowed(link: TokenLink, hosts: Iterable[str] | None = None) -> bool:
+    """True when the link may be opened: no user info, and its host is one of `hosts`.
+
+    Entries are "host" or "host:port" (default `DEFAULT_TOKEN_HOSTS`). DIAN's hosts count over https on
+    port 443 only; other hosts (the sandbox) over http or https.
+    """
+    allowed = {h.strip().lower() for h in (DEFAULT_TOKEN_HOSTS if hosts is None else hosts) if h and h.strip()}
+    parts = urlsplit(link.url)
+    try:
+        port = parts.port
+    except ValueError:
+        return False
+    hostname = (parts.hostname or "").lower()
+    scheme = parts.scheme.lower()
+    if parts.username is not None or parts.password is not None or not hostname:
+        return False
+    if hostname.endswith("." + DIAN_MAIL_DOMAIN) or hostname == DIAN_MAIL_DOMAIN:
+        return scheme == "https" and port in (None, 443) and hostname in allowed
+    default_port = {"https": 443, "http": 80}.get(scheme)
+    if default_port is None:
+        return False
+    return f"{hostname}:{port}" in allowed or (hostname in allowed and port in (None, default_port))
+
+
+# --- E-01 -----------------------------------------------------------------------------------------
+
+
+def has_token_subject(raw: bytes) -> bool:
+    """True when the subject names the token e-mail, whoever sent it (to report a spoofed sender)."""
+    msg = _message(raw)
+    return msg is not None and _TOKEN_SUBJECT in _fold(str(msg.get("Subject", "")))
+
+
+def read_token_email(raw: bytes) -> TokenEmail | None:
+    """The token e-mail's date and links; None when it is not DIAN's "Token Acceso DIAN" e-mail.
+
+    Raises MailUnreadable when it is, but holds no well-formed `/User/AuthToken` link.
     """
     msg = _message(raw)
-    if msg is None:
+    if msg is None or not from_dian(msg) or _TOKEN_SUBJECT not in _fold(str(msg.get("Subject", ""))):
         return None
-    subject = _fold(str(msg.get("Subject", "")))
-    if _TOKEN_SUBJECT not in subject and DIAN_TOKEN_SENDER not in _senders(msg):
-        return None
-    extra = {h.strip().lower() for h in allowed_hosts or () if h and h.strip()}
     texts, htmls = _bodies(msg)
     candidates: list[str] = []
     for body in htmls:
@@ -101,24 +164,42 @@ def parse_token_email(raw: bytes, *, allowed_hosts: Iterable[str] | None = None)
         candidates += _URL_RE.findall(html.unescape(body))
     for body in texts:
         candidates += _URL_RE.findall(html.unescape(body))
+    links: dict[str, TokenLink] = {}
     for url in candidates:
-        link = _token_link(url.strip(), extra)
+        link = _token_link(url.strip())
         if link is not None:
-            return link
-    return None
+            links.setdefault(link.url, link)
+    if not links:
+        raise MailUnreadable("El correo «Token Acceso DIAN» no trae un enlace /User/AuthToken con la forma conocida")
+    return TokenEmail(sent=_sent(msg), links=tuple(links.values()))
+
+
+def parse_token_email(raw: bytes, *, allowed_hosts: Iterable[str] | None = None) -> TokenLink | None:
+    """The first link of a DIAN token e-mail on DIAN's catalogue hosts or on `allowed_hosts`, or None.
+
+    Raises MailUnreadable like `read_token_email`.
+    """
+    found = read_token_email(raw)
+    if found is None:
+        return None
+    hosts = DEFAULT_TOKEN_HOSTS | {h for h in allowed_hosts or () if h}
+    return next((link for link in found.links if host_allowed(link, hosts)), None)
+
+
+# --- E-02 -----------------------------------------------------------------------------------------
 
 
 def parse_dynamic_key(raw: bytes) -> DynamicKey | None:
-    """Return the clave dinámica (kept verbatim, trailing '=' included) and its window, or None."""
+    """The clave dinámica (verbatim, trailing '=' included) and its window; None when not DIAN's E-02.
+
+    Raises MailUnreadable when the mail is DIAN's clave dinámica mail but the key is not where expected.
+    """
     msg = _message(raw)
-    if msg is None:
+    if msg is None or not from_dian(msg) or _KEY_SUBJECT not in _fold(str(msg.get("Subject", ""))):
         return None
-    subject = _fold(str(msg.get("Subject", "")))
     texts, htmls = _bodies(msg)
     for body in [*texts, *(_html_text(h) for h in htmls)]:
         folded = _strip_accents(body)
-        if _KEY_SUBJECT not in subject and _KEY_BODY not in _fold(body):
-            continue
         intro = _KEY_INTRO_RE.search(folded)
         if intro is None:
             continue
@@ -132,11 +213,11 @@ def parse_dynamic_key(raw: bytes) -> DynamicKey | None:
             valid_from = _stamp(*window.group(1, 2, 3))
             valid_to = _stamp(*window.group(4, 5, 6))
         return DynamicKey(key=words[0], valid_from=valid_from, valid_to=valid_to)
-    return None
+    raise MailUnreadable("El correo de la clave dinámica no trae la clave después de «para realizar el trámite:»")
 
 
 def parse_dynamic_key_email(raw: bytes) -> str | None:
-    """Return only the clave dinámica of an E-02 e-mail, or None."""
+    """Only the clave dinámica of an E-02 e-mail, or None (raises like `parse_dynamic_key`)."""
     found = parse_dynamic_key(raw)
     return found.key if found else None
 
@@ -144,26 +225,22 @@ def parse_dynamic_key_email(raw: bytes) -> str | None:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _token_link(url: str, extra_hosts: set[str]) -> TokenLink | None:
+def _dian_address(address: str) -> bool:
+    domain = address.rpartition("@")[2]
+    return domain == DIAN_MAIL_DOMAIN or domain.endswith("." + DIAN_MAIL_DOMAIN)
+
+
+def _token_link(url: str) -> TokenLink | None:
+    """A well-formed `/User/AuthToken` link on any http(s) host; whether it may be opened is `host_allowed`."""
     url = html.unescape(url)  # idempotent for hrefs already unescaped by the HTML parser
+    parts = urlsplit(url)
     try:
-        parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return None
     hostname = (parts.hostname or "").lower()
-    if parts.username is not None or parts.password is not None or not hostname:
-        return None
     scheme = parts.scheme.lower()
-    netloc = f"{hostname}:{port}" if port is not None else hostname
-    default_port = {"https": 443, "http": 80}.get(scheme)
-    if hostname in DEFAULT_TOKEN_HOSTS and scheme == "https" and port in (None, 443):
-        host = hostname
-    elif scheme in ("http", "https") and (
-        netloc in extra_hosts or (hostname in extra_hosts and port in (None, default_port))
-    ):
-        host = netloc
-    else:
+    if scheme not in ("http", "https") or not hostname:
         return None
     if parts.path.rstrip("/").lower() != _TOKEN_PATH:
         return None
@@ -174,21 +251,27 @@ def _token_link(url: str, extra_hosts: set[str]) -> TokenLink | None:
         return None
     if not (_DIGITS_RE.fullmatch(rk) and _TOKEN_RE.fullmatch(token)):
         return None
+    default = port is None or port == {"https": 443, "http": 80}[scheme]
+    host = hostname if default else f"{hostname}:{port}"
     return TokenLink(url=url, host=host, nit=rk, id_type=id_type, user_code=user_code, token=token)
 
 
 def _message(raw: bytes) -> EmailMessage | None:
     if not isinstance(raw, (bytes, bytearray)) or not raw:
         return None
-    try:
-        return email.message_from_bytes(bytes(raw), policy=email.policy.default)  # type: ignore[return-value]
-    except Exception:
+    return email.message_from_bytes(bytes(raw), policy=email.policy.default)  # type: ignore[return-value]
+
+
+def _sent(msg: Message) -> datetime | None:
+    """The Date header, when it is a valid date with a zone."""
+    value = msg.get("Date")
+    if not value:
         return None
-
-
-def _senders(msg: Message) -> set[str]:
-    values = [str(v) for key in ("From", "Sender") for v in msg.get_all(key, [])]
-    return {addr.lower() for _, addr in getaddresses(values) if addr}
+    try:
+        sent = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError):
+        return None
+    return sent if sent.tzinfo is not None else None
 
 
 def _bodies(msg: EmailMessage) -> tuple[list[str], list[str]]:
@@ -203,7 +286,7 @@ def _bodies(msg: EmailMessage) -> tuple[list[str], list[str]]:
             continue
         try:
             content = part.get_content()
-        except Exception:
+        except (LookupError, ValueError):  # unknown or lying charset: decode leniently
             payload = part.get_payload(decode=True) or b""
             content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else str(payload)
         (texts if kind == "text/plain" else htmls).append(content)
@@ -245,11 +328,8 @@ class _Anchors(HTMLParser):
     @classmethod
     def collect(cls, body: str) -> list[tuple[str, str]]:
         parser = cls()
-        try:
-            parser.feed(body)
-            parser.close()
-        except Exception:
-            pass
+        parser.feed(body)
+        parser.close()
         return parser.found
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -298,9 +378,6 @@ class _Text(HTMLParser):
 
 def _html_text(body: str) -> str:
     parser = _Text()
-    try:
-        parser.feed(body)
-        parser.close()
-    except Exception:
-        return ""
+    parser.feed(body)
+    parser.close()
     return "".join(parser.parts)

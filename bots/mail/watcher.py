@@ -1,22 +1,24 @@
-"""IMAP watchers: wait for DIAN's e-mails with IMAP IDLE, one connection per watched folder.
+"""The shared IMAP watcher: per mailbox, one thread and one IMAP IDLE connection per watched folder.
 
 Every client waiting on a mailbox shares that mailbox's watcher (many clients may share one
-mailbox). Correlation by UID watermark: `expect()` records, per folder, the next UID *before* the
-caller acts; `wait()` then returns the newest matching message at or above the watermark.
+mailbox). `expect()` notes each folder's UIDNEXT as the waiter's watermark *before* the caller acts;
+`wait()` then returns the newest matching message at or above it.
 
     watchers = MailWatchers()
     with watchers.expect_token(access, nit="900123456") as pending:
         page.click("Entrar")
     link = pending.wait(timeout=180)
 
-Threads block on sockets and events with deadlines; there are no fixed sleeps. Logs and exception
-messages name the mailbox, folder and UID only, never a password, token, link or key.
+Only imapclient's public API is used. Each look at a folder ends with a SELECT (EXAMINE) whose UIDNEXT
+says whether mail came since the last one: whatever is stored after that snapshot is announced to the
+session in IDLE. Threads block on sockets and events with deadlines; there are no fixed sleeps. Logs
+and exception messages name the mailbox, folder and UID only, never a password, token, link or key.
 """
 
 from __future__ import annotations
 
 import atexit
-import imaplib
+import dataclasses
 import ipaddress
 import logging
 import select
@@ -25,35 +27,22 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from imapclient import IMAPClient
-from imapclient.exceptions import LoginError
-from pydantic import SecretStr
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
-from bots.errors import RobotError
-from bots.log import get_logger, register_secret
-from bots.mail_parse import DynamicKey, TokenLink, parse_dynamic_key, parse_token_email
+from bots.log import bound, get_logger, register_secret
+from bots.mail.errors import MailboxUnavailable, MailError, MailUnreadable
+from bots.mail.options import JUNK_FOLDER_NAMES, MAX_MESSAGE_BYTES, MailboxAccess, WatchOptions
+from bots.mail.parsers import DynamicKey, TokenLink
+from bots.mail.waiters import Hit, Matcher, PendingMail, Waiter, dynamic_key_matcher, token_matcher
 
-__all__ = [
-    "JUNK_FOLDER_NAMES",
-    "MailError",
-    "MailTimeout",
-    "MailWatchers",
-    "MailboxAccess",
-    "MailboxUnavailable",
-    "MailboxWatcher",
-    "PendingMail",
-    "WatchOptions",
-    "default_watchers",
-    "dynamic_key_matcher",
-    "token_matcher",
-]
+__all__ = ["MailWatchers", "MailboxWatcher", "default_watchers"]
 
 T = TypeVar("T")
 log = get_logger("bots.mail")
@@ -62,193 +51,9 @@ log = get_logger("bots.mail")
 if logging.getLogger("imapclient.imaplib").level == logging.NOTSET:
     logging.getLogger("imapclient.imaplib").setLevel(logging.INFO)
 
-#: Folder names (case-insensitive, full name or last path segment) watched besides `folders`.
-JUNK_FOLDER_NAMES = frozenset(
-    {
-        "junk",
-        "spam",
-        "junk mail",
-        "junk e-mail",
-        "junk email",
-        "bulk mail",
-        "[gmail]/spam",
-        "correo no deseado",
-        "correo electrónico no deseado",
-    }
-)
-MAX_MESSAGE_BYTES = 5_000_000
-
-
-class MailError(RobotError):
-    """Base of this module's errors; messages never carry secrets."""
-
-
-class MailTimeout(MailError, TimeoutError):
-    """The expected e-mail did not arrive before the deadline (asking DIAN again may help)."""
-
-    retryable = True
-
-
-class MailboxUnavailable(MailError):
-    """The mailbox cannot be watched (login refused, server unreachable, folder missing)."""
-
 
 class _Fatal(MailError):
     """Raised inside a watcher thread for errors that retrying will not fix."""
-
-
-@dataclass(frozen=True)
-class MailboxAccess:
-    """How to reach one mailbox. `password` or `xoauth2_token` (plain strings become SecretStr)."""
-
-    host: str
-    port: int
-    username: str
-    password: SecretStr | None = None
-    xoauth2_token: SecretStr | None = None
-    ssl: bool = True
-    starttls: bool = False
-    ca_file: str | None = None
-    folders: tuple[str, ...] = ("INBOX",)
-    watch_junk: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("password", "xoauth2_token"):
-            value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, SecretStr(value))
-        object.__setattr__(self, "folders", tuple(self.folders))
-        if (self.password is None) == (self.xoauth2_token is None):
-            raise ValueError("MailboxAccess needs exactly one of password or xoauth2_token")
-        if self.ssl and self.starttls:
-            raise ValueError("MailboxAccess: ssl and starttls are exclusive")
-        if not self.folders:
-            raise ValueError("MailboxAccess: no folder to watch")
-        register_secret(self.password)
-        register_secret(self.xoauth2_token)
-
-    @property
-    def key(self) -> tuple[object, ...]:
-        """Identity of the watched mailbox (what watchers are shared by)."""
-        return (
-            self.host.lower(),
-            self.port,
-            self.username.lower(),
-            self.folders,
-            self.ssl,
-            self.starttls,
-            self.watch_junk,
-        )
-
-
-@dataclass(frozen=True)
-class WatchOptions:
-    """Timings of the watchers (seconds)."""
-
-    idle_renew: float = 540.0  # re-issue IDLE before 10 min (providers drop idle links near that)
-    poll_interval: float = 5.0  # only where IDLE is missing or disabled
-    use_idle: bool = True
-    io_timeout: float = 30.0  # connect and per-command read timeout
-    ready_timeout: float = 30.0  # how long expect() waits for the watcher to be connected
-    settle_timeout: float = 5.0  # final sync in wait(), so the newest match wins
-    # Servers do not push a message stored while we were out of IDLE after our last SEARCH (see
-    # _FolderWatch._idle). While someone waits: look again this soon after leaving IDLE on our own
-    # (a sync) or finding new mail, and every `busy_recheck` seconds in any case.
-    recheck_after_mail: float = 1.0
-    busy_recheck: float = 10.0
-    min_backoff: float = 0.1
-    max_backoff: float = 30.0
-
-
-@dataclass
-class _Hit:
-    folder: str
-    uid: int
-    arrived: datetime | None
-    value: Any
-
-
-def _newer(a: _Hit, b: _Hit) -> bool:
-    if a.folder == b.folder:
-        return a.uid > b.uid
-    return (a.arrived or datetime.min, a.uid) > (b.arrived or datetime.min, b.uid)
-
-
-@dataclass(eq=False)
-class _Waiter:
-    match: Callable[[bytes], Any]
-    since: datetime = field(default_factory=datetime.now)  # naive local, like imapclient's INTERNALDATE
-    tickets: dict[str, int] = field(default_factory=dict)
-    watermarks: dict[str, int] = field(default_factory=dict)
-    floors: dict[str, datetime] = field(default_factory=dict)
-    best: _Hit | None = None
-    first_match: float | None = None  # time.monotonic() of the first match
-    error: MailError | None = None
-    closed: bool = False
-    event: threading.Event = field(default_factory=threading.Event)
-
-
-class PendingMail(Generic[T]):
-    """One caller's wait for one e-mail; created by `MailWatchers.expect()`."""
-
-    def __init__(self, watcher: MailboxWatcher, waiter: _Waiter) -> None:
-        self._watcher = watcher
-        self._waiter = waiter
-        self._finalizer = weakref.finalize(self, watcher.unregister, waiter)
-
-    @property
-    def watermarks(self) -> dict[str, int]:
-        """Per folder, the first UID that counts (messages below it were there before)."""
-        return dict(self._waiter.watermarks)
-
-    @property
-    def matched_at(self) -> float | None:
-        """`time.monotonic()` when the first matching message was seen (for latency measurements)."""
-        return self._waiter.first_match
-
-    def wait(self, timeout: float = 180.0) -> T:
-        """Block until a matching e-mail arrives; return `match(raw)` of the newest one.
-
-        Raises MailTimeout at the deadline, MailboxUnavailable if the mailbox cannot be watched, and
-        MailError if `close()` is called meanwhile (from another thread). The waiter is released
-        either way.
-        """
-        waiter, watcher = self._waiter, self._watcher
-        deadline = time.monotonic() + timeout
-        try:
-            if not waiter.event.is_set():
-                # Look once now: mail that came while the caller acted needs no push (Dovecot
-                # pushes ~0.5 s late, and no server pushes a message it already announced).
-                watcher.sync(min(deadline, time.monotonic() + watcher.options.settle_timeout))
-            if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
-                down = [f for f, s in watcher.stats().items() if not s["connected"]]
-                log.warning("mail.timeout", mailbox=watcher.access.username, timeout=timeout, down=down)
-                detail = " (sin conexión IMAP con: " + ", ".join(down) + ")" if down else ""
-                raise MailTimeout(
-                    f"No llegó el correo esperado al buzón {watcher.access.username} en {timeout:g} s{detail}."
-                )
-            if waiter.best is None:
-                if waiter.error is not None:
-                    raise waiter.error
-                raise MailError(f"Se canceló la espera del correo en el buzón {watcher.access.username}.")
-            # A match is in. Let every folder catch up so that the newest matching mail wins.
-            now = time.monotonic()
-            watcher.sync(min(max(deadline, now + 0.5), now + watcher.options.settle_timeout))
-            best = waiter.best
-            log.info("mail.received", mailbox=watcher.access.username, folder=best.folder, uid=best.uid)
-            return best.value  # type: ignore[no-any-return]
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        """Stop waiting (idempotent)."""
-        self._finalizer()
-
-    def __enter__(self) -> PendingMail[T]:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class MailboxWatcher:
@@ -262,7 +67,7 @@ class MailboxWatcher:
         self.error: MailError | None = None
         self._lock = threading.RLock()  # re-entrant: PendingMail finalizers may run during GC anywhere
         self._folders: dict[str, _FolderWatch] = {}
-        self._waiters: list[_Waiter] = []
+        self._waiters: list[Waiter] = []
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -343,6 +148,7 @@ class MailboxWatcher:
             fw.wake()
 
     def assign_watermarks(self, folder: str, target: int, next_uid: int) -> None:
+        """Waiters whose sync request `target` answers count mail of `folder` from UID `next_uid` on."""
         with self._lock:
             for w in self._waiters:
                 if not w.closed and folder not in w.watermarks and w.tickets.get(folder, 0) <= target:
@@ -367,7 +173,6 @@ class MailboxWatcher:
         if not wanted:
             return
         meta = client.fetch(wanted, ["RFC822.SIZE", "INTERNALDATE"])
-        floors = [w.floors.get(folder) for w in waiters]
         take = []
         for uid in wanted:
             info = meta.get(uid, {})
@@ -375,9 +180,8 @@ class MailboxWatcher:
             if int(info.get(b"RFC822.SIZE", 0)) > MAX_MESSAGE_BYTES:
                 log.warning("mail.skipped_large", mailbox=self.access.username, folder=folder, uid=uid)
                 continue
-            if all(f is not None and arrived is not None and arrived < f for f in floors):
-                continue
-            take.append(uid)
+            if any(w.takes(folder, uid, arrived) for w in waiters):
+                take.append(uid)
         if not take:
             return
         bodies = client.fetch(take, ["BODY.PEEK[]"])
@@ -387,34 +191,45 @@ class MailboxWatcher:
                 continue
             arrived = meta.get(uid, {}).get(b"INTERNALDATE")
             for w in waiters:
-                floor = w.floors.get(folder)
-                if uid < w.watermarks[folder] or (floor and arrived and arrived < floor):
-                    continue
-                self._offer(w, folder, uid, arrived, raw)
+                if w.takes(folder, uid, arrived):
+                    self._offer(w, folder, uid, arrived, raw)
 
-    def _offer(self, w: _Waiter, folder: str, uid: int, arrived: datetime | None, raw: bytes) -> None:
+    def _offer(self, w: Waiter, folder: str, uid: int, arrived: datetime | None, raw: bytes) -> None:
+        """Give one mail to one waiter. A mail it cannot read ends its wait now (not at the deadline)."""
+        user = self.access.username
         try:
-            value = w.match(raw)
-        except Exception as exc:  # a matcher bug must not kill the watcher
-            log.warning(
-                "mail.match_error", mailbox=self.access.username, folder=folder, uid=uid, error=type(exc).__name__
-            )
+            with bound(mailbox=user, folder=folder, uid=uid):
+                value = w.match(raw)
+        except MailUnreadable as exc:
+            log.error("mail.unreadable", mailbox=user, folder=folder, uid=uid, reason=exc.message)
+            self._end(w, MailUnreadable(f"{exc.message} (buzón {user}, carpeta {folder}, correo UID {uid})."))
+            return
+        except Exception as exc:  # a matcher bug ends that wait, never the watcher
+            log.error("mail.match_error", mailbox=user, folder=folder, uid=uid, error=type(exc).__name__)
+            self._end(w, exc)
             return
         if value is None:
             return
         _register_found(value)
-        hit = _Hit(folder, uid, arrived, value)
+        hit = Hit(folder, uid, arrived, value)
         with self._lock:
-            if w.best is None or _newer(hit, w.best):
+            if w.best is None or hit.newer_than(w.best):
                 w.best = hit
             if w.first_match is None:
                 w.first_match = time.monotonic()
-        log.info("mail.matched", mailbox=self.access.username, folder=folder, uid=uid)
+        log.info("mail.matched", mailbox=user, folder=folder, uid=uid)
+        w.event.set()
+
+    def _end(self, w: Waiter, error: BaseException) -> None:
+        """End a wait with `error`, unless a readable match already came."""
+        with self._lock:
+            if w.best is None and w.error is None:
+                w.error = error
         w.event.set()
 
     # --- waiters ---------------------------------------------------------------------------------
 
-    def register(self, match: Callable[[bytes], T | None], timeout: float) -> PendingMail[T]:
+    def register(self, match: Matcher[T], timeout: float) -> PendingMail[T]:
         """Add a waiter and return once every folder has noted its watermark."""
         deadline = time.monotonic() + timeout
         if not self.ready.wait(timeout):
@@ -423,7 +238,7 @@ class MailboxWatcher:
             )
         if self.error is not None:
             raise self.error
-        waiter = _Waiter(match)
+        waiter = Waiter(match)
         with self._lock:
             self._waiters.append(waiter)
             folders = list(self._folders.values())
@@ -437,7 +252,7 @@ class MailboxWatcher:
         log.debug("mail.expect", mailbox=self.access.username, watermarks=waiter.watermarks)
         return PendingMail(self, waiter)
 
-    def unregister(self, waiter: _Waiter) -> None:
+    def unregister(self, waiter: Waiter) -> None:
         waiter.closed = True
         waiter.event.set()  # a wait() blocked in another thread returns
         with self._lock:
@@ -538,11 +353,15 @@ class _FolderWatch:
 
     def _run(self) -> None:
         stop = self.owner.stopped
+
+        def pause(seconds: float) -> None:
+            stop.wait(seconds)  # backoff ends early on close()
+
         retrying = Retrying(
             retry=retry_if_exception(self._retryable),
             wait=self._backoff,
             stop=lambda _state: stop.is_set(),
-            sleep=stop.wait,  # backoff ends early on close()
+            sleep=pause,
             before_sleep=self._log_retry,
             reraise=True,
         )
@@ -612,54 +431,55 @@ class _FolderWatch:
             _close(client, polite=not self._in_idle)
             self._in_idle = False
 
-    def _select(self, client: IMAPClient) -> None:
+    def _select(self, client: IMAPClient) -> int:
+        """EXAMINE the folder and return its UIDNEXT (re-selecting also empties imaplib's response store)."""
         try:
             info = client.select_folder(self.folder, readonly=True)
-        except imaplib.IMAP4.abort:
+        except IMAPClientAbortError:
             raise
-        except imaplib.IMAP4.error as exc:
+        except IMAPClientError as exc:
             raise _Fatal(f"No se puede abrir la carpeta {self.folder} del buzón {self.owner.access.username}.") from exc
         validity = info.get(b"UIDVALIDITY")
         uidnext = info.get(b"UIDNEXT")
+        if uidnext is None:  # required since RFC 3501; a server without it gets the highest UID + 1
+            top = client.search(["UID", "*"])
+            uidnext = max(top) + 1 if top else 1
         if self.uidvalidity is not None and validity != self.uidvalidity:
             log.warning("mail.watch.uidvalidity_changed", mailbox=self.owner.access.username, folder=self.folder)
             self.owner.reset_watermarks(self.folder)
             self.next_uid = 1
         elif self.next_uid is None:
-            if uidnext is None:
-                top = client.search(["UID", "*"])
-                uidnext = max(top) + 1 if top else 1
             self.next_uid = int(uidnext)
         self.uidvalidity = validity
+        return int(uidnext)
 
     def _cycle(self, client: IMAPClient, woken_by_sync: bool = False) -> int:
-        """Look for messages at or above `next_uid`, hand them to waiters, note new watermarks.
+        """Note watermarks, hand the messages from `next_uid` on to the waiters, until UIDNEXT stands still.
 
-        Returns the sync ticket this cycle answers (completed by the caller once it is back in IDLE).
+        The watermark of a waiter whose sync request this cycle answers is the UIDNEXT of the cycle's
+        first SELECT (mail below it was there before). The last command before IDLE is always a SELECT
+        that found nothing new: a message stored after that snapshot is announced in IDLE (a SEARCH
+        instead may announce a message it leaves out of its result, and the announcement is not
+        repeated). Returns the sync ticket this cycle answers (completed once back in IDLE).
         """
-        assert self.next_uid is not None
         with self._cond:
             target = self._requested
-        # imaplib keeps the untagged responses it reads (and nothing here needs them later).
-        untagged: dict[str, Any] | None = getattr(client._imap, "untagged_responses", None)
-        for attempt in range(5):
-            if untagged is not None:
-                untagged.clear()
-            found = sorted(u for u in client.search(["UID", f"{self.next_uid}:*"]) if u >= self.next_uid)
+        found_any = False
+        for attempt in range(5):  # mail pouring in faster than this is read on the next wake
+            uidnext = self._select(client)
+            if attempt == 0:
+                self.owner.assign_watermarks(self.folder, target, uidnext)
+            start = self.next_uid
+            assert start is not None
+            if uidnext <= start:
+                break
+            found = sorted(u for u in client.search(["UID", f"{start}:{uidnext - 1}"]) if start <= u < uidnext)
             if found:
+                found_any = True
                 log.debug("mail.watch.new", mailbox=self.owner.access.username, folder=self.folder, uids=found)
                 self.owner.consider(self.folder, client, found)
-                self.next_uid = found[-1] + 1
-            # Servers announce a message that arrived during SEARCH with EXISTS but leave it out of
-            # the result (Dovecot and pymap both do); it will not be notified again in IDLE. Without
-            # imaplib's record we cannot tell, so we search once more.
-            announced = attempt == 0 if untagged is None else bool({"EXISTS", "RECENT"} & set(untagged))
-            if not announced:
-                break
-        if untagged is not None:
-            untagged.clear()
-        self._recheck_soon = woken_by_sync or bool(found) or attempt > 0
-        self.owner.assign_watermarks(self.folder, target, self.next_uid)
+            self.next_uid = uidnext
+        self._recheck_soon = woken_by_sync or found_any
         return target
 
     def _complete(self, target: int) -> None:
@@ -677,10 +497,11 @@ class _FolderWatch:
         self._in_idle = True
         # Syncs complete only now: mail sent after expect() returns finds the server already in IDLE.
         self._complete(target)
-        # Neither Dovecot nor pymap pushes a message stored between our last SEARCH and the start of
-        # IDLE (it was neither in the SEARCH result nor announced). Leaving IDLE on our own and
-        # finding new mail are when that happens, so while someone waits, look again soon after
-        # those, and every `busy_recheck` seconds in any case (a timer look does not chain).
+        # A notification that reached us together with the "+ idling" line sits in imaplib's read
+        # buffer, where select() cannot see it (and imapclient's public API offers no way to ask).
+        # It is likeliest right after a look that found mail or answered a sync, so while someone
+        # waits, look again soon after those, and every `busy_recheck` seconds in any case (a timer
+        # look does not chain).
         opts = self.owner.options
         interval = opts.idle_renew
         if self.owner.has_waiters(self.folder):
@@ -732,9 +553,9 @@ def _transient(exc: BaseException) -> bool:
     """Errors worth a reconnect: dropped links, timeouts, BYE, temporary server refusals."""
     if isinstance(exc, LoginError | _Fatal | ssl.SSLCertVerificationError):
         return False
-    if isinstance(exc, imaplib.IMAP4.abort | OSError | EOFError | TimeoutError):
+    if isinstance(exc, IMAPClientAbortError | OSError | EOFError | TimeoutError):
         return True
-    if isinstance(exc, imaplib.IMAP4.error):
+    if isinstance(exc, IMAPClientError):
         text = str(exc).upper()
         codes = ("UNAVAILABLE", "INUSE", "LIMIT", "SERVERBUG", "BYE", "UNEXPECTED IDLE RESPONSE")
         return any(code in text for code in codes)
@@ -811,22 +632,9 @@ def _close(client: IMAPClient, *, polite: bool) -> None:
 
 
 def _pending_input(client: IMAPClient) -> bool:
-    """True when imaplib or TLS already holds unread bytes (select() on the socket would miss them)."""
+    """True when TLS already holds decrypted bytes that select() on the socket would not report."""
     sock = client.socket()
-    if isinstance(sock, ssl.SSLSocket) and sock.pending():
-        return True
-    reader = getattr(client._imap, "file", None)  # imaplib's buffered reader (Python < 3.14)
-    peek = getattr(reader, "peek", None)
-    if peek is None:
-        return False
-    previous = sock.gettimeout()
-    try:
-        sock.setblocking(False)
-        return bool(peek(1))
-    except (OSError, ValueError):
-        return False
-    finally:
-        sock.settimeout(previous)
+    return isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
 
 
 def _junk_folders(client: IMAPClient, access: MailboxAccess) -> list[str]:
@@ -844,65 +652,23 @@ def _junk_folders(client: IMAPClient, access: MailboxAccess) -> list[str]:
     return found
 
 
-def _nit_digits(nit: str) -> str:
-    base = nit.strip().split("-")[0]
-    digits = "".join(ch for ch in base if ch.isdigit())
-    if not digits:
-        raise ValueError("NIT vacío")
-    return digits
-
-
-def token_matcher(nit: str, allowed_hosts: Iterable[str] | None = None) -> Callable[[bytes], TokenLink | None]:
-    """Match a DIAN token e-mail whose link is for `nit` (the `rk`) on an allowed host."""
-    want = _nit_digits(nit)
-    hosts = tuple(allowed_hosts or ())
-
-    def match(raw: bytes) -> TokenLink | None:
-        link = parse_token_email(raw, allowed_hosts=hosts)
-        return link if link is not None and link.nit == want else None
-
-    return match
-
-
-def dynamic_key_matcher() -> Callable[[bytes], DynamicKey | None]:
-    """Match a clave dinámica e-mail."""
-    return parse_dynamic_key
-
-
 class MailWatchers:
     """Registry of mailbox watchers (one per mailbox, shared by all its waiters); closes all at exit."""
 
-    def __init__(
-        self,
-        *,
-        idle_renew: float = 540.0,
-        poll_interval: float = 5.0,
-        use_idle: bool = True,
-        io_timeout: float = 30.0,
-        ready_timeout: float = 30.0,
-        settle_timeout: float = 5.0,
-        busy_recheck: float = 10.0,
-        recheck_after_mail: float = 1.0,
-        min_backoff: float = 0.1,
-        max_backoff: float = 30.0,
-    ) -> None:
-        self.options = WatchOptions(
-            idle_renew=idle_renew,
-            poll_interval=poll_interval,
-            use_idle=use_idle,
-            io_timeout=io_timeout,
-            ready_timeout=ready_timeout,
-            settle_timeout=settle_timeout,
-            busy_recheck=busy_recheck,
-            recheck_after_mail=recheck_after_mail,
-            min_backoff=min_backoff,
-            max_backoff=max_backoff,
-        )
+    def __init__(self, options: WatchOptions | None = None, **overrides: Any) -> None:
+        """`options` (default `WatchOptions()`), with any of its fields overridden by keyword."""
+        self.options = dataclasses.replace(options or WatchOptions(), **overrides)
         self._lock = threading.Lock()
         self._watchers: dict[tuple[object, ...], MailboxWatcher] = {}
         self._closed = False
         ref = weakref.ref(self)
-        self._atexit = lambda: (w := ref()) is not None and w.close()
+
+        def close_at_exit() -> None:
+            registry = ref()
+            if registry is not None:
+                registry.close()
+
+        self._atexit = close_at_exit
         atexit.register(self._atexit)
 
     def watcher(self, access: MailboxAccess) -> MailboxWatcher:
@@ -920,12 +686,12 @@ class MailWatchers:
         watcher.start()
         return watcher
 
-    def watch(self, access: MailboxAccess, match: Callable[[bytes], T | None]) -> PendingMail[T]:
+    def watch(self, access: MailboxAccess, match: Matcher[T]) -> PendingMail[T]:
         """Start waiting for a message `match` accepts; watermarks are noted before this returns."""
         return self.watcher(access).register(match, self.options.ready_timeout)
 
     @contextmanager
-    def expect(self, access: MailboxAccess, match: Callable[[bytes], T | None]) -> Iterator[PendingMail[T]]:
+    def expect(self, access: MailboxAccess, match: Matcher[T]) -> Iterator[PendingMail[T]]:
         """Note the watermarks, run the block (the caller's action), then `pending.wait()`.
 
         The wait may happen inside or after the block; an exception in the block cancels it.
