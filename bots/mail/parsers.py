@@ -20,7 +20,7 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
-from bots.errors import BOGOTA
+from bots.clock import BOGOTA
 from bots.mail.errors import MailUnreadable
 
 __all__ = [
