@@ -359,7 +359,8 @@ def test_production_prefix_association_waits_for_the_resolution_sync(
     [row] = page.cssselect(".table-responsive tbody tr")
     assert [" ".join(td.text_content().split()) for td in row.findall("td")][3] == "FE - 18764031407250 (1 - 100)"
     assert "Prefijo Asociado" in text(page, ".table-responsive thead")
-    assert MESSAGES_P02["no_more"] in text(page, ".alert.custom-alert-primary") and not page.cssselect(".contributor-alert")
+    assert MESSAGES_P02["no_more"] in text(page, ".alert.custom-alert-primary")
+    assert not page.cssselect(".contributor-alert")
 
 
 MESSAGES_P02 = {
