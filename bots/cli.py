@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 from pydantic import BaseModel, Field
 
+from bots import steps
 from bots.errors import BOGOTA, ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
 from bots.log import bind, configure_logging, current_context, get_logger, new_run_id, redact_text, redact_value
 
@@ -86,6 +87,8 @@ class Outcome(BaseModel):
     retryable: bool = False
     artifacts: str | None = None
     run_id: str | None = None
+    #: For a failure: what this run already did that cannot be undone (from the step journal).
+    this_run: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -137,6 +140,8 @@ class Outcome(BaseModel):
         if self.retry_at:
             local = self.retry_at.astimezone(BOGOTA)
             lines.append(f"  Volver a intentar después de: {local:%Y-%m-%d %H:%M} (hora de Colombia)")
+        if self.this_run:
+            lines.append(f"  {self.this_run}")
         if self.artifacts:
             lines.append(f"  Evidencia de la falla: {self.artifacts}")
         if self.data.get("page_path"):
@@ -214,6 +219,8 @@ def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
         _close_browser()
     outcome.run_id = outcome.run_id or run_id
     outcome.client = outcome.client or current_context().get("client")
+    if outcome.status not in (Status.OK, Status.YA_HECHO, Status.ERROR_ENTRADA):
+        outcome.this_run = steps.this_run_sentence(current_context().get("client"))
     return outcome
 
 

@@ -21,6 +21,12 @@ tell is a ``NeedsHuman``.
             button.click()
             step.note(url=page.url)
 
+Every irreversible action goes through ``irreversible(...)`` (below), the one function that does
+the whole protocol: reconcile with the journal → read the portal (already done? then nothing is
+clicked) → check the confirmation's text → record ``antes`` → act once → record ``despues`` →
+verify. Locators flagged ``irreversible`` in selectors/ resolve only inside it
+(``bots.locators.irreversible_scope``), so a click that skips the protocol fails loudly.
+
 Test hook (tests only): with ``DIAN_TEST_EXIT_AFTER_CLICK=<step name>`` in the environment the process
 exits at once (``os._exit(TEST_HOOK_EXIT_CODE)``) right after that click, before ``despues`` is
 written, as a kill would. Flows call ``exit_hook(name)`` after their other (reversible) clicks, so
@@ -37,16 +43,22 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from bots import artifacts
-from bots.errors import NeedsHuman
+from bots import artifacts, text
+from bots.errors import NeedsHuman, PortalChanged, PortalError
+from bots.locators import irreversible_scope
 from bots.log import current_context, get_logger, redact_value
 
 if TYPE_CHECKING:
     from bots.config import Settings
 
 log = get_logger(__name__)
+T = TypeVar("T")
+
+#: What this process recorded, in order: (step, phase), so every failure message can say truthfully
+#: what the run already did (``done_this_run``).
+_THIS_RUN: list[tuple[str | None, str, Phase]] = []
 
 JOURNAL_NAME = "pasos.jsonl"
 TEST_HOOK_ENV = "DIAN_TEST_EXIT_AFTER_CLICK"
@@ -176,6 +188,7 @@ class StepJournal:
             os.fsync(fd)
         finally:
             os.close(fd)
+        _THIS_RUN.append((current_context().get("client"), step, phase))
         log.info("bitácora de pasos", step_name=step, phase=phase.value)
         return record
 
@@ -235,3 +248,93 @@ class IrreversibleStep:
 def step_journal(settings: Settings, nit: str) -> StepJournal:
     """The step journal of a client: ``<output_dir>/<nit>/pasos.jsonl``."""
     return StepJournal(settings.output_dir / artifacts.safe_name(nit) / JOURNAL_NAME)
+
+
+def done_this_run(client: str | None) -> list[str]:
+    """Irreversible steps this process clicked (or may have clicked) for ``client``, in order, once each."""
+    seen: list[str] = []
+    for who, step, phase in _THIS_RUN:
+        if who == client and phase in (Phase.BEFORE, Phase.AFTER, Phase.FAILED) and step not in seen:
+            seen.append(step)
+    return seen
+
+
+def this_run_sentence(client: str | None) -> str:
+    """Spanish: what this run already did that cannot be undone (never a fixed "nothing was clicked")."""
+    steps = done_this_run(client)
+    if not steps:
+        return "En esta ejecución no se hizo ningún clic irreversible."
+    done = [s for s in steps if (client, s, Phase.AFTER) in _THIS_RUN]
+    uncertain = [s for s in steps if s not in done]
+    parts = []
+    if done:
+        parts.append("En esta ejecución ya se hizo (irreversible): " + ", ".join(f"«{s}»" for s in done) + ".")
+    if uncertain:
+        parts.append(
+            "Quedó sin confirmar si la DIAN recibió: " + ", ".join(f"«{s}»" for s in uncertain)
+            + " (la próxima ejecución lo verifica antes de cualquier clic)."
+        )
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ActionResult(Generic[T]):
+    """What ``irreversible`` did: ``done_now`` (clicked in this call) or found done; ``value`` of ``act``."""
+
+    done_now: bool
+    value: T | None = None
+
+
+def irreversible(
+    journal: StepJournal,
+    name: str,
+    *,
+    act: Callable[[], T],
+    verify: Callable[[], bool | None],
+    what: str,
+    confirm: Callable[[], str] | None = None,
+    expected: str | None = None,
+    verify_first: bool = True,
+    verify_after: bool = True,
+    **details: Any,
+) -> ActionResult[T]:
+    """The one irreversible-action function.
+
+    1. ``journal.reconcile``: a step left uncertain by an earlier run is settled by ``verify``
+       (read only), never by clicking again.
+    2. ``verify_first``: ``verify()`` is True → DIAN already shows the effect; nothing is clicked.
+    3. ``confirm`` returns the confirmation's text (a dialog); it must contain ``expected``
+       (``bots.text.contains``), else "portal changed" before any click.
+    4. ``antes`` recorded, ``act()`` clicks once (inside ``irreversible_scope``, so the flagged
+       locator resolves), ``despues`` recorded (the test kill hook fires between the two).
+    5. ``verify_after``: ``verify()`` must be True, else ``PortalError`` (the click went out, the
+       effect is not shown: the next run reconciles, it never clicks again blindly).
+    """
+    status = journal.reconcile(name, verify, what=what)
+    if status is StepStatus.DONE:
+        return ActionResult(done_now=False)
+    if verify_first and verify() is True:
+        journal.append(name, Phase.CONFIRMED, verified_after="lectura")
+        return ActionResult(done_now=False)
+    if confirm is not None:
+        shown = confirm()
+        if expected and not text.contains(shown, expected):
+            raise PortalChanged(
+                f"El diálogo de «{what}» no dice lo esperado («{expected}»); dice «{shown[:160]}». "
+                "No se hizo clic en él",
+                selector=name,
+                dian_text=shown[:300] or None,
+            )
+    with irreversible_scope(name), journal.step(name, **details):
+        value = act()
+    if verify_after and verify() is not True:
+        # The click went out but DIAN does not show its effect: uncertain, so the next run reads the
+        # portal before anything else (``reconcile``) instead of trusting ``despues``.
+        journal.append(name, Phase.FAILED, error="sin_efecto_visible")
+        raise PortalError(
+            f"Se hizo clic en «{what}» pero el portal no muestra el resultado esperado. No se repite el clic: "
+            "la próxima ejecución revisa el estado en el portal",
+            selector=name,
+            retryable=True,
+        )
+    return ActionResult(done_now=True, value=value)

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-__all__ = ["contains", "find_all", "find_one", "normalize", "same"]
+__all__ = ["contains", "find_all", "find_one", "fold", "normalize", "same", "squash"]
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 # "S. A." / "S. A. S" / "S. A. S.": a single letter and a dot, spaces, then another single letter
@@ -37,6 +37,18 @@ def normalize(text: str | None) -> str:
     value = _INITIALS.sub(r"\1.", value)
     value = _DASH.sub(" - ", value)
     return value.casefold()
+
+
+def fold(text: str | None) -> str:
+    """``normalize`` without accents, for labels whose exact spelling is not known (headers, DIAN's
+    messages): "Cédula de Ciudadanía" → "cedula de ciudadania". Never for values the robot types."""
+    decomposed = unicodedata.normalize("NFKD", normalize(text))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def squash(text: str | None) -> str:
+    """Whitespace collapsed and trimmed: a text as a person reads it (case and accents kept)."""
+    return " ".join((text or "").split())
 
 
 def same(a: str | None, b: str | None) -> bool:

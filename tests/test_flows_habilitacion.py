@@ -25,12 +25,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-import lxml.html
 import pytest
+from playwright.sync_api import Page
 
 from bots.config import ProductionApproval, Software
 from bots.errors import InvalidInput, NeedsHuman, PortalError
-from bots.locators import check, load_set, static_matches
+from bots.locators import check, load_set, recognised_screens
 from bots.portals.habilitacion import mensajes
 from bots.portals.habilitacion.entrega import HANDOFF_NAME
 from bots.portals.habilitacion.mensajes import Kind, classify, error_for
@@ -77,9 +77,9 @@ def recepcion(nit: str) -> str:
 # === building blocks (no browser) ========================================================================
 
 
-def test_selectors_pass_the_contract_check_against_the_catalogue_recordings() -> None:
+def test_selectors_pass_the_contract_check_against_the_catalogue_recordings(page: Page) -> None:
     # The set points at recordings/catalogo (shared by both catalogue hosts) through "../catalogo/...".
-    report = check(SELECTORS, REPO / "recordings", ["habilitacion"])
+    report = check(SELECTORS, REPO / "recordings", ["habilitacion"], page=page)
     assert report.ok, "\n".join(report.lines)
     assert report.screens_checked == 11
 
@@ -101,15 +101,9 @@ def test_selectors_pass_the_contract_check_against_the_catalogue_recordings() ->
         ("h-07-en-proceso.html", {"set_pruebas"}),
     ],
 )
-def test_each_recorded_screen_is_recognised_as_itself_only(recording: str, screens: set[str]) -> None:
+def test_each_recorded_screen_is_recognised_as_itself_only(page: Page, recording: str, screens: set[str]) -> None:
     selector_set = load_set(SELECTORS / "habilitacion" / "2026.toml")
-    root = lxml.html.parse(str(RECORDINGS / "2026" / recording)).getroot()
-    matched = {
-        name
-        for name, spec in selector_set.screens.items()
-        if all(static_matches(root, selector) for selector in spec.fingerprint)
-    }
-    assert matched == screens
+    assert recognised_screens(page, selector_set, RECORDINGS / "2026" / recording) == screens
 
 
 @pytest.mark.parametrize("message", mensajes.MESSAGES, ids=lambda m: m.key)

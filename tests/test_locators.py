@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import lxml.html
 import pytest
 
 from bots import artifacts
 from bots.errors import PortalChanged
-from bots.locators import Locators, SelectorSetError, Unsupported, check, load_set, main, static_matches
+from bots.locators import (
+    IrreversibleOutsideStep,
+    Locators,
+    SelectorSetError,
+    check,
+    fallback_hits,
+    irreversible_scope,
+    load_set,
+)
+from bots.locators.__main__ import main
 from bots.log import forget_secrets, register_secret
 
 DATA = Path(__file__).parent / "data"
@@ -30,7 +40,11 @@ def test_family_loads_newest_first() -> None:
     locators = Locators("demo", root=SELECTORS)
     assert locators.versions == ["v2", "v1"]
     v1 = locators.sets[1]
-    assert v1.screens["login"].fingerprint == ("form#loginForm", "#UserCode")
+    assert [f.candidates for f in v1.screens["login"].fingerprint] == [("form#loginForm",), ("#UserCode",)]
+    entrar = v1.screens["login"].locators["entrar"]
+    assert entrar.candidates[1] == "form#loginForm button:has-text('Entrar')" and entrar.invented
+    assert v1.screens["login"].locators["registrar"].irreversible
+    assert v1.screens["login"].locators["usuario"].source == ("unknown",)  # a plain string: unsourced
     assert v1.screens["login"].runtime_only == ("modal_error",)
 
 
@@ -48,6 +62,12 @@ def test_missing_family_is_reported() -> None:
         ('[screens.login]\nfingerprint = ["#a"]\nfingerprnt = ["#b"]\n', "campo desconocido"),
         ('[screens.Login]\nfingerprint = ["#a"]\n', "nombre de pantalla inválido"),
         ("[screens.login\n", "No se pudo leer"),
+        (
+            '[screens.login]\nfingerprint = ["#a"]\n[screens.login.locators]\n'
+            'x = { candidates = ["#b"], source = "b" }\n',
+            "fuente inválida",
+        ),
+        ('[screens.login]\nfingerprint = ["#a"]\n[screens.login.locators]\nx = { candidates = [] }\n', "candidates"),
     ],
 )
 def test_invalid_sets_are_explained_in_spanish(tmp_path: Path, body: str, message: str) -> None:
@@ -72,59 +92,49 @@ def test_selectors_folder_has_no_python_package() -> None:
     assert not (SELECTORS / "__init__.py").exists()
 
 
-# --- static evaluation against recordings ------------------------------------------------------
+# --- the contract check in Chromium --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def login_doc():
-    return lxml.html.parse(str(RECORDINGS / "demo" / "v1" / "login.html")).getroot()
+@pytest.mark.browser
+def test_check_passes_on_the_test_sets(page) -> None:
+    report = check(SELECTORS, RECORDINGS, page=page)
+    text = "\n".join(report.lines)
+    assert report.ok, text
+    assert "ok: confirmado" in text
+    assert "login.entrar: el primer candidato no aparece; se halla solo por el candidato 1" in text
+    assert "Resultado correcto: 2 conjuntos, 3 pantallas" in report.summary()
+    assert report.fallbacks == 1
+    strict = check(SELECTORS, RECORDINGS, strict=True, page=page)
+    assert not strict.ok and strict.failures == 1
 
 
-@pytest.mark.parametrize(
-    ("selector", "count"),
-    [
-        ("#UserCode", 1),
-        ("input[name='Password']", 1),
-        ("form#loginForm button:has-text('Entrar')", 1),
-        ("button:has-text('entrar')", 1),  # has-text is case-insensitive
-        ("button:text-is('entrar')", 0),  # text-is is exact
-        ("text=Ingrese sus datos", 1),
-        ("text=ingrese SUS datos", 1),
-        ('text="Iniciar sesión"', 1),
-        ('text="Iniciar"', 0),
-        (r"text=/iniciar\s+SESIÓN/i", 1),
-        ("'Ayuda'", 1),
-        ("role=link[name='Ayuda']", 1),
-        ("role=button[name='Entrar']", 1),
-        ("role=textbox", 1),
-        ("select#IdentificationType >> option", 2),
-        ("select#IdentificationType >> option >> nth=1", 1),
-        ("xpath=//input", 2),
-        ("//form//button", 1),
-        ("form:has(#UserCode)", 1),
-        ("css=#UserCode:visible", 1),
-        ("id=UserCode", 1),
-        ("#noexiste", 0),
-    ],
-)
-def test_static_matches(login_doc, selector: str, count: int) -> None:
-    assert static_matches(login_doc, selector) == count
+def test_check_command_runs_its_own_chromium() -> None:
+    # A separate process: the command starts Chromium itself (not the suite's Playwright).
+    command = [sys.executable, "-m", "bots.locators", "check"]
+    done = subprocess.run(
+        [*command, "--selectors", str(SELECTORS), "--recordings", str(RECORDINGS)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Resultado correcto" in done.stdout
+    broken = subprocess.run(
+        [sys.executable, "-m", "bots.locators", "check", "--estricto", "--selectors", str(SELECTORS),
+         "--recordings", str(RECORDINGS)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert broken.returncode == 1 and "login.entrar" in broken.stdout
 
 
-@pytest.mark.parametrize("selector", ["button:near(#UserCode)", "role=spinbutton", "internal:control=enter-frame"])
-def test_static_matches_unsupported(login_doc, selector: str) -> None:
-    with pytest.raises(Unsupported):
-        static_matches(login_doc, selector)
-
-
-def test_check_passes_on_the_test_sets(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "--selectors", str(SELECTORS), "--recordings", str(RECORDINGS)]) == 0
+def test_report_counts_sourced_and_invented(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--selectors", str(SELECTORS), "--detalle"]) == 0
     out = capsys.readouterr().out
-    assert "ok: login" in out and "ok: confirmado" in out
-    assert "Resultado correcto: 2 conjuntos, 3 pantallas verificadas, 0 fallas" in out
+    v1 = next(line for line in out.splitlines() if line.startswith("demo/v1"))
+    assert v1.split()[1:5] == ["13", "1", "1", "11"], out  # total, sourced, invented, unknown
+    assert "inventado: login.entrar" in out
 
 
-def test_check_reports_broken_sets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.browser
+def test_check_reports_broken_sets(page, tmp_path: Path) -> None:
     selectors = tmp_path / "selectors"
     shutil.copytree(SELECTORS, selectors)
     v1 = selectors / "demo" / "v1.toml"
@@ -142,20 +152,20 @@ def test_check_reports_broken_sets(tmp_path: Path, capsys: pytest.CaptureFixture
     (selectors / "__init__.py").write_text("", encoding="utf-8")
     (selectors / "demo" / "v0.toml").write_text("[meta]\nportal = 'demo'\n", encoding="utf-8")
 
-    report = check(selectors, RECORDINGS)
+    report = check(selectors, RECORDINGS, page=page)
     text = "\n".join(report.lines)
     assert not report.ok
     assert "contiene archivos .py" in text
-    assert "login.usuario: '#UsuarioNuevo' no aparece en ninguna grabación" in text
+    assert "login.usuario: ningún candidato aparece en v1/login.html" in text
     assert "no existe la grabación" in text
     assert "la huella 'main' no aparece en v1/login.html" in text
     assert "versiones ambiguas" in text
     assert "v0.toml" in text
-    assert main(["check", "--selectors", str(selectors), "--recordings", str(RECORDINGS)]) == 1
-    assert "Resultado CON FALLAS" in capsys.readouterr().out
+    assert "Resultado CON FALLAS" in report.summary()
 
 
-def test_recordings_of_a_sibling_family_by_relative_path(tmp_path: Path) -> None:
+@pytest.mark.browser
+def test_recordings_of_a_sibling_family_by_relative_path(page, tmp_path: Path) -> None:
     # habilitación screens are recorded once under recordings/catalogo/: "../catalogo/2026/x.html".
     family = tmp_path / "otra"
     family.mkdir()
@@ -164,7 +174,7 @@ def test_recordings_of_a_sibling_family_by_relative_path(tmp_path: Path) -> None
         'recordings = ["../demo/v1/login.html"]\n',
         encoding="utf-8",
     )
-    report = check(tmp_path, RECORDINGS)
+    report = check(tmp_path, RECORDINGS, page=page)
     assert report.ok and report.screens_checked == 1, report.lines
 
 
@@ -191,7 +201,8 @@ def test_fingerprint_picks_the_live_version(page, scope) -> None:
     assert (screen.version, screen.screen) == ("v1", "login")
     assert screen.qualified("entrar") == "login.entrar"
     screen.get("usuario").fill("1020304050")
-    assert screen.get("entrar").count() == 1
+    assert screen.get("entrar").count() == 1  # by its fallback candidate
+    assert any(h.control == "login.entrar" and h.index == 1 for h in fallback_hits())
 
     page.goto(recording("v2/login.html"))
     screen = locators.screen(page, "login", timeout_s=5)
@@ -228,7 +239,8 @@ def test_unknown_page_saves_it_and_raises_portal_changed(page, scope) -> None:
         Locators("demo", root=SELECTORS).screen(page, "login", timeout_s=1)
     err = info.value
     assert err.exit_code == 5 and err.status == "portal_cambio"
-    assert "no coincide con ninguna versión conocida" in err.message and "no se hizo clic" in err.message
+    assert "no coincide con ninguna versión conocida" in err.message
+    assert "no se hizo clic" not in err.message  # what the run did is said by the CLI, from the journal
     assert err.page_path and err.page_path.is_file()
     assert err.screenshot_path and err.screenshot_path.is_file()
     assert err.page_path.parent == scope.base / "r1" / "900123456" / "general"
@@ -248,3 +260,15 @@ def test_require_names_the_logical_selector(page, scope) -> None:
     assert "login.modal_error" in str(info.value)
     with pytest.raises(SelectorSetError, match=r"login\.no_existe"):
         screen.get("no_existe")
+
+
+@pytest.mark.browser
+def test_irreversible_control_resolves_only_inside_the_irreversible_function(page, scope) -> None:
+    page.goto(recording("v1/login.html"))
+    screen = Locators("demo", root=SELECTORS).screen(page, "login", timeout_s=5)
+    with pytest.raises(IrreversibleOutsideStep, match=r"login\.registrar"):
+        screen.get("registrar")
+    with pytest.raises(IrreversibleOutsideStep):
+        screen.require("registrar", timeout_s=1)
+    with irreversible_scope("demo.registrar"):
+        assert screen.get("registrar").count() == 1
