@@ -51,7 +51,7 @@ from bots.portals.catalogo.produccion import (
     RespuestaAsociacion,
 )
 from bots.portals.catalogo.session import CatalogoSession
-from bots.steps import StepStatus, step_journal
+from bots.steps import irreversible, step_journal
 from bots.validation import validate_nit, validate_prefix, validate_uuid
 
 if TYPE_CHECKING:
@@ -211,13 +211,22 @@ def run_for_client(
         page.elegir_software(chosen_software)
         page.elegir_prefijo(chosen_range)
         confirmation = page.agregar(chosen_software, chosen_range)
-        confirmation.comprobar()
-        if journal.status(STEP_ACEPTAR) is StepStatus.UNCERTAIN:  # reconcile settles it above; never click blind
-            raise NeedsHuman("Un «Aceptar» anterior quedó sin confirmar; revise el portal", reason="paso_incierto")
-        with journal.step(STEP_ACEPTAR, prefijo=prefijo, resolucion=chosen_range.resolucion,
-                          software_id=chosen_software.value) as step:
-            reply = confirmation.aceptar()
-            step.note(exito=reply.success, mensaje=reply.message)
+        result = irreversible(
+            journal,
+            STEP_ACEPTAR,
+            act=confirmation.aceptar,
+            verify=lambda: _associated(page.prefijos_asociados(), prefijo, chosen_range.resolucion, None,
+                                       chosen_software.value) is not None,
+            what="Aceptar (asociar el prefijo)",
+            confirm=confirmation.mensaje,
+            expected="asociar el prefijo",
+            verify_first=False,  # read just above: not associated
+            verify_after=False,  # DIAN reloads the page; verified below on a fresh P-02
+            prefijo=prefijo,
+            resolucion=chosen_range.resolucion,
+            software_id=chosen_software.value,
+        )
+        reply = result.value if result.value is not None else RespuestaAsociacion(success=None)
 
     with run.step("verificar"):
         page = _open_prefix_page(session, client)

@@ -402,7 +402,8 @@ class Catalogo:
             # UserController.cs:751-752: the {Type}Login view, at /User/AuthToken, with the message.
             person = client.login_type == "persona"
             page, _ = self.login_form_page(request, "persona-token-expirado" if person else "empresa-token-expirado")
-            page.set_text(f'[data-valmsg-for="{"Person" if person else "Company"}LoginFailed"]', MESSAGES["token_expired"])
+            failed = "PersonLoginFailed" if person else "CompanyLoginFailed"
+            page.set_text(f'[data-valmsg-for="{failed}"]', MESSAGES["token_expired"])
             response = self.html(page)
             response.delete_cookie(AUTH_COOKIE, path="/")
             return response
