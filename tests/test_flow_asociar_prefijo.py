@@ -157,7 +157,7 @@ def test_company_form_chooses_the_id_type_by_its_text(page: Page, sandbox: Sandb
     form.elegir_tipo_identificacion("NIT de otro país", codigo="10910104")  # config label vs DIAN's "Nit de otro país"
     expect(native).to_have_value("10910104")
     expect(widget).to_have_attribute("title", "Nit de otro país")  # bootstrap-select followed the change
-    form.elegir_tipo_identificacion("Permiso especial de permanencia (PEP)", codigo="10910103")  # DIAN shows "PEP": by code
+    form.elegir_tipo_identificacion("Permiso especial de permanencia (PEP)", codigo="10910103")
     expect(native).to_have_value("10910103")
     form.elegir_tipo_identificacion("Cédula de extranjería")
     expect(widget).to_have_attribute("title", "Cédula de extranjería")
