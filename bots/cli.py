@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from playwright.sync_api import Error as PlaywrightError
 from pydantic import BaseModel, Field
 
 from bots import steps
@@ -209,6 +210,18 @@ def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
         exc.fill_context(client=current_context().get("client"), step=current_context().get("step"))
         outcome = Outcome.from_exception(exc)
         log.warning("resultado", status=outcome.status.value, error=str(exc))
+    except PlaywrightError as exc:
+        covered = _covered_by(exc)
+        if covered is None:
+            log.exception("error inesperado")
+            outcome = Outcome.from_exception(exc)
+        else:
+            # Something the robot does not know covers the page (an announcement, a modal): the
+            # portal changed. Never an "unexpected error", never "the portal did not answer".
+            outcome = Outcome.from_exception(
+                PortalChanged(f"Un elemento desconocido cubre la página e impidió el clic: {covered}")
+            )
+            log.warning("resultado", status=outcome.status.value, error=outcome.message)
     except KeyboardInterrupt:
         outcome = Outcome(status=Status.ERROR, message="Interrumpido por el operador.")
         log.warning("interrumpido")
@@ -222,6 +235,15 @@ def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
     if outcome.status not in (Status.OK, Status.YA_HECHO, Status.ERROR_ENTRADA):
         outcome.this_run = steps.this_run_sentence(current_context().get("client"))
     return outcome
+
+
+_INTERCEPTS = re.compile(r"(<[^>]{1,300}>)[^\n]*intercepts pointer events")
+
+
+def _covered_by(exc: BaseException) -> str | None:
+    """The element Playwright says intercepted a click (its opening tag), if that is why it failed."""
+    found = _INTERCEPTS.search(str(exc))
+    return found.group(1) if found else None
 
 
 def run_flow(main: Callable[[], Outcome | None], *, settings: Any = None) -> NoReturn:

@@ -16,8 +16,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from sandbox import drift
 from sandbox.faults import Fault
 from sandbox.world import PORTALS, World
 
@@ -65,6 +66,9 @@ def control_app(world: World) -> Starlette:
     async def faults(request: Request) -> Response:
         body = await request.json()
         nit, step = str(body.pop("nit")), str(body.pop("step"))
+        if step == "drift":
+            world.drift = set(body.get("transformaciones", []))
+            return JSONResponse({"ok": True, "drift": sorted(world.drift)})
         if step == "version":
             world.faults.set_version(nit, str(body["family"]), str(body["version"]))
         else:
@@ -94,8 +98,43 @@ class HostDispatch:
         if scope["type"] in ("http", "websocket"):
             host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
         portal = self.world.hosts.portal_for(host)
-        app = self.apps[portal] if portal else self.control
-        await app(scope, receive, send)
+        if not portal:
+            await self.control(scope, receive, send)
+        elif self.world.drift and scope["type"] == "http":
+            await _drifted(self.apps[portal], frozenset(self.world.drift), scope, receive, send)
+        else:
+            await self.apps[portal](scope, receive, send)
+
+
+async def _drifted(app: Starlette, names: frozenset[str], scope: Scope, receive: Receive, send: Send) -> None:
+    """Run ``app`` and rewrite its HTML responses with the drift transformations (sandbox.drift)."""
+    start: dict[str, Any] = {}
+    body: list[bytes] = []
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        headers = dict(start.get("headers", []))
+        if b"text/html" not in headers.get(b"content-type", b""):
+            if start:
+                await send(dict(start))
+                start.clear()
+            await send(message)
+            return
+        body.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        page = drift.apply(b"".join(body), names)
+        fixed = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        fixed.append((b"content-length", str(len(page)).encode()))
+        await send({**start, "headers": fixed})
+        await send({"type": "http.response.body", "body": page})
+
+    await app(scope, receive, capture)
 
 
 def create_app(world: World) -> HostDispatch:

@@ -111,6 +111,8 @@ class World:
     resolution_sync_delay: timedelta = timedelta(hours=2)
     test_set_delay: timedelta = timedelta(minutes=30)
     port: int = 0  # set by SandboxServer
+    #: Active drift transformations of the portals' HTML (sandbox.drift), e.g. {"ids"}.
+    drift: set[str] = field(default_factory=set)
 
     def add_client(self, client: SandboxClient) -> SandboxClient:
         self.clients[client.nit] = client
