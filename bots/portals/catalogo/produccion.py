@@ -49,6 +49,7 @@ _RANGE_TEXT = re.compile(
     r"^(?P<prefijo>.+?)\s*-\s*(?P<resolucion>\d+)\s*\(\s*(?P<desde>\d+)\s*-\s*(?P<hasta>\d+)\s*\)$"
 )
 _PREFIX = re.compile(r"^[A-Za-z0-9]{1,4}$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"), "-")
 
 # P-04 columns by their (normalised) header text; a header variant maps to the same field.
@@ -259,7 +260,8 @@ class AsociacionPrefijos(Screen):
                     selector=self.name("filas"),
                 )
             found.append(PrefijoAsociado(
-                proveedor=values["proveedor"], software=values["software"], software_id=values["software_id"],
+                proveedor=values["proveedor"], software=values["software"],
+                software_id=_canonical_id(values["software_id"]),
                 prefijo=parsed[0], resolucion=parsed[1], desde=parsed[2], hasta=parsed[3],
                 fecha_asociacion=values["fecha_asociacion"], fecha_expiracion=values["fecha_expiracion"],
                 tipo=values.get("tipo", ""), row_key=str(row["rk"]),
@@ -349,6 +351,12 @@ class ConfirmacionPrefijo(Screen):
             return reply
         finally:
             page.remove_listener("framenavigated", on_navigation)
+
+
+def _canonical_id(value: str) -> str:
+    """A Software Id (a GUID, case-insensitive) in its canonical lower case; other text as shown."""
+    value = value.strip()
+    return value.lower() if _GUID.match(value) else value
 
 
 def _wait_main_navigation(page: Any) -> bool:
