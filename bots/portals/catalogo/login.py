@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from bots import text
 from bots.errors import NeedsHuman, PortalError, RobotError
 from bots.log import get_logger
+from bots.portals.base import Screen
 from bots.portals.catalogo import (
-    Screen,
     choose_option,
     find_option,
     read_options,
@@ -60,7 +60,7 @@ class InicioIngreso(Screen):
 
     def mensaje_error(self) -> str | None:
         """DIAN's message on the landing (e.g. "Token expirado, por favor intente nuevamente."), if any."""
-        return self.text_of(self._error) or None
+        return self.texto("alerta_error") or None
 
 
 class _FormularioToken(Screen):
@@ -109,7 +109,8 @@ class IngresoEmpresa(_FormularioToken):
     def elegir_representante_legal(self) -> None:
         """Click the "Representante legal" card (the form shows up)."""
         if not self._nit.first.is_visible():
-            self.locs.require("representante_legal").first.click()
+            self.sin_superposiciones()
+            self.pulsar("representante_legal")
         self.locs.require("nit_empresa")
 
     def escribir_representante(self, numero: str) -> None:
@@ -123,7 +124,8 @@ class IngresoEmpresa(_FormularioToken):
     def entrar(self) -> TokenEnviado | ModalErrorIngreso:
         """Click "Entrar" ONCE (every click mails a new token and voids the previous link), then read
         DIAN's answer: the token-sent notice or the (visible) error modal."""
-        self.locs.require("entrar").first.click()
+        self.sin_superposiciones()
+        self.pulsar("entrar")
         log.info("token solicitado", element=self.name("entrar"))
         found = self.locators.screen(self.page, TokenEnviado.SCREEN, ModalErrorIngreso.SCREEN)
         if found.screen == TokenEnviado.SCREEN:
@@ -147,7 +149,8 @@ class IngresoPersona(_FormularioToken):
 
     def entrar(self) -> TokenEnviado | ErrorIngresoPersona:
         """Click "Entrar" ONCE, then read DIAN's answer (token-sent notice or the refusal)."""
-        self.locs.require("entrar").first.click()
+        self.sin_superposiciones()
+        self.pulsar("entrar")
         log.info("token solicitado", element=self.name("entrar"))
         found = self.locators.screen(self.page, TokenEnviado.SCREEN, ErrorIngresoPersona.SCREEN)
         if found.screen == TokenEnviado.SCREEN:
@@ -166,10 +169,10 @@ class ModalErrorIngreso(Screen):
 
     def mensaje(self) -> str:
         """DIAN's text, verbatim (whitespace collapsed)."""
-        return self.text_of(self._message)
+        return self.texto("mensaje")
 
     def titulo(self) -> str:
-        return self.text_of(self._title)
+        return self.texto("titulo")
 
 
 class ErrorIngresoPersona(Screen):
@@ -181,7 +184,7 @@ class ErrorIngresoPersona(Screen):
         self._message = self.locs.get("mensaje")
 
     def mensaje(self) -> str:
-        return self.text_of(self._message)
+        return self.texto("mensaje")
 
 
 class TokenRechazado(Screen):
@@ -209,7 +212,7 @@ class TokenEnviado(Screen):
         self._notice = self.locs.get("aviso")
 
     def aviso(self) -> str:
-        return self.text_of(self._notice)
+        return self.texto("aviso")
 
     def correo_enmascarado(self) -> str | None:
         """The address as DIAN shows it, half masked (``factur*****@empresa-demo.test``)."""

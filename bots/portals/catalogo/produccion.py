@@ -23,7 +23,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots import text
 from bots.errors import PortalChanged, PortalError
 from bots.log import get_logger
-from bots.portals.catalogo import Option, Screen, choose_option, read_options
+from bots.portals.base import Screen
+from bots.portals.catalogo import Option, choose_option, read_options
 
 __all__ = [
     "ADD_PREFIX_PATH",
@@ -290,7 +291,8 @@ class AsociacionPrefijos(Screen):
                 "La selección de software y prefijo cambió antes de «Agregar»; no se hizo clic",
                 selector=self.name("agregar"),
             )
-        self.locs.require("agregar").first.click()
+        self.sin_superposiciones()
+        self.pulsar("agregar")
         log.info("clic en Agregar", element=self.name("agregar"))
         return ConfirmacionPrefijo.recognise(self.page, self.locators)
 
@@ -304,7 +306,7 @@ class ConfirmacionPrefijo(Screen):
         self._message = self.locs.get("mensaje")
 
     def mensaje(self) -> str:
-        return self.text_of(self._message)
+        return self.texto("mensaje")
 
     def comprobar(self) -> None:
         """The dialog must ask about THIS association; else nothing is clicked."""
@@ -322,8 +324,9 @@ class ConfirmacionPrefijo(Screen):
         On success DIAN reloads the page; this waits for that reload.
         """
         self.comprobar()
+        self.sin_superposiciones(self._message)  # the one dialog expected here: P-03 itself
         page = self.page
-        button = self.locs.require("aceptar").first
+        button = self.control("aceptar")
         navigations: list[object] = []
 
         def on_navigation(frame: object) -> None:
@@ -334,7 +337,7 @@ class ConfirmacionPrefijo(Screen):
         try:
             try:
                 with page.expect_response(_is_add_prefix) as answer:
-                    button.click()
+                    self.pulsar("aceptar", control=button)
                 response = answer.value
             except PlaywrightTimeoutError:
                 log.warning("sin respuesta de la DIAN a la asociación del prefijo", element=self.name("aceptar"))
