@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from bots.cli import Outcome
@@ -31,6 +31,7 @@ from bots.portals.habilitacion.facturador import Facturador, TiposDocumento
 from bots.portals.habilitacion.inicio import FechaProduccion, Inicio, landing
 from bots.portals.habilitacion.mensajes import Kind, classify, error_for
 from bots.portals.habilitacion.modelos import (
+    Aviso,
     EstadoFacturador,
     FechasProduccion,
     ModoOperacion,
@@ -40,7 +41,7 @@ from bots.portals.habilitacion.modelos import (
     is_uuid,
 )
 from bots.portals.habilitacion.modos import ModosOperacion, PaginaSetPruebas
-from bots.steps import StepJournal, StepStatus, exit_hook, step_journal
+from bots.steps import ActionResult, StepJournal, StepStatus, exit_hook, irreversible, step_journal
 from bots.text import contains, same
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from bots.mail import MailboxAccess, MailWatchers
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 # Irreversible clicks (step journal names).
 STEP_REGISTRO = "registrar_facturador.aceptar"
@@ -222,12 +224,27 @@ def registrar_facturador(hab: Habilitacion, correo: str) -> Outcome:
         if not contains(dialogo.texto(), "facturador"):
             dialogo.cancelar()
             raise PortalChanged("La confirmación del registro no dice lo esperado; se canceló sin registrar")
-        with hab.journal.step(STEP_REGISTRO, correo=correo) as paso:
+
+        def aceptar() -> None:
             _answered(hab, dialogo.aceptar(), "Aceptar el registro")
             if not hab.session.lost():  # DIAN stayed on the account page: a refusal
                 refusal = Facturador.recognise(hab.page, hab.locators).error_correo()
                 raise error_for(refusal or "(sin mensaje)", action="registrar el facturador")
-            paso.note(resultado="sesion_cerrada_por_la_dian")
+
+        # DIAN signs the user out on success, so the state is verified below after logging in again.
+        irreversible(
+            hab.journal,
+            STEP_REGISTRO,
+            act=aceptar,
+            verify=lambda: hab.abrir_facturador().leer().registrado,
+            what="Aceptar el registro",
+            confirm=dialogo.texto,
+            expected="facturador",
+            verify_first=False,
+            verify_after=False,
+            note=lambda _: {"resultado": "sesion_cerrada_por_la_dian"},
+            correo=correo,
+        )
         hab.session.relogin("la DIAN cierra la sesión al registrar el facturador")
         estado = hab.abrir_facturador().leer()
         if not estado.registrado or not same(estado.correo_recepcion, correo):
@@ -277,6 +294,13 @@ def _answered(hab: Habilitacion, status: int | None, click: str) -> None:
             dian_text=shown or None,
             retryable=True,
         )
+
+
+def _clicked(done: ActionResult[T], step: str) -> T:
+    """The value of a click the caller had settled as "not done" (the journal cannot say otherwise)."""
+    if not done.done_now or done.value is None:
+        raise _contradiction(step, "el paso ya figuraba hecho en la bitácora local")
+    return done.value
 
 
 def _contradiction(what: str, shown: str) -> NeedsHuman:
@@ -361,7 +385,8 @@ def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tu
     chosen = modos.seleccion()
     if chosen != {"modo": modo, "proveedor": proveedor, "software": nombre}:
         raise PortalChanged(f"La selección no quedó como se eligió ({chosen}); no se hizo clic en «Asociar»")
-    with hab.journal.step(STEP_ASOCIAR, proveedor=proveedor, software=nombre) as paso:
+
+    def asociar() -> tuple[ModoOperacion, ModosOperacion, str | None]:
         _answered(hab, modos.asociar(), "Asociar")
         if hab.session.lost():
             raise PortalError(
@@ -369,18 +394,33 @@ def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tu
                 "leyendo el portal antes de hacer cualquier otra cosa",
                 retryable=True,
             )
-        modos = ModosOperacion.recognise(hab.page, hab.locators)
-        aviso = modos.aviso()
+        lista = ModosOperacion.recognise(hab.page, hab.locators)
+        aviso = lista.aviso()
         known = classify(aviso.texto) if aviso else None
         if aviso and not aviso.exito and (known is None or known.kind is not Kind.ALREADY):
             raise error_for(aviso.texto, action="asociar el software")
-        propia = _fila(modos.filas(), software)
+        propia = _fila(lista.filas(), software)
         if propia is None:
             raise PortalError(
                 "Después de «Asociar», el software no aparece en el listado de modos de operación",
                 dian_text=aviso.texto if aviso else None,
             )
-        paso.note(software_id=propia.software_id, estado=propia.estado, aviso=aviso.texto if aviso else None)
+        return propia, lista, aviso.texto if aviso else None
+
+    # The new row is read on the page DIAN answers with (inside ``asociar``): that is the verification.
+    done = irreversible(
+        hab.journal,
+        STEP_ASOCIAR,
+        act=asociar,
+        verify=lambda: _fila(hab.abrir_modos(hab.abrir_facturador()).filas(), software) is not None,
+        what="Asociar",
+        verify_first=False,
+        verify_after=False,
+        note=lambda v: {"software_id": v[0].software_id, "estado": v[0].estado, "aviso": v[2]},
+        proveedor=proveedor,
+        software=nombre,
+    )
+    propia, modos, _ = _clicked(done, STEP_ASOCIAR)
     return propia, modos
 
 
@@ -599,27 +639,41 @@ def _registrar_fecha(
         )
     log.info("fecha aprobada por el cliente", fecha=fecha.isoformat(), aprobado_por=aprobacion.aprobado_por)
     dialogo.escribir_fecha(fecha)
-    confirmacion = dialogo.aceptar()
-    exit_hook(CLICK_FECHA)
-    texto = confirmacion.texto()
-    expected = contains(texto, "RUT") and contains(texto, "Facturador Electrónico")
-    if not expected or confirmacion.fecha() not in (None, fecha):
-        confirmacion.cancelar()
-        raise PortalChanged("La confirmación de la fecha (H-09) no dice lo esperado; se canceló sin confirmar")
-    with hab.journal.step(
-        STEP_FECHA,
-        fecha_produccion=fecha.isoformat(),
-        aprobado_por=aprobacion.aprobado_por,
-        aprobado_en=aprobacion.aprobado_en.isoformat(),
-    ) as paso:
+
+    def aceptar() -> Aviso:
+        # H-08 "Aceptar" opens H-09; H-09 "Aceptar" sends the date. Both controls are flagged irreversible,
+        # so both clicks run inside this one step: a run killed between them leaves it uncertain and the next
+        # run reads the portal (the date dialog still open = not applied).
+        confirmacion = dialogo.aceptar()
+        exit_hook(CLICK_FECHA)
+        texto = confirmacion.texto()
+        expected = contains(texto, "RUT") and contains(texto, "Facturador Electrónico")
+        if not expected or confirmacion.fecha() not in (None, fecha):
+            confirmacion.cancelar()
+            raise PortalChanged("La confirmación de la fecha (H-09) no dice lo esperado; se canceló sin confirmar")
         aviso = confirmacion.aceptar(alertas)
-        paso.note(respuesta=aviso.texto)
         known = classify(aviso.texto)
         accepted = known.kind in (Kind.SUCCESS, Kind.ALREADY) if known else aviso.exito
         if not accepted:
             raise error_for(aviso.texto, action="registrar la fecha de inicio en producción", retryable=known is None)
+        return aviso
+
+    # Verified by the caller on H-03 (#ProductionDate) right after; the answer is DIAN's notification (H-10).
+    done = irreversible(
+        hab.journal,
+        STEP_FECHA,
+        act=aceptar,
+        verify=lambda: _fecha_registrada(hab),
+        what="Aceptar la fecha (S2)",
+        verify_first=False,
+        verify_after=False,
+        note=lambda aviso: {"respuesta": aviso.texto},
+        fecha_produccion=fecha.isoformat(),
+        aprobado_por=aprobacion.aprobado_por,
+        aprobado_en=aprobacion.aprobado_en.isoformat(),
+    )
     hab.evidencia("fecha-inicio-produccion")
-    return aviso.texto
+    return _clicked(done, STEP_FECHA).texto
 
 
 def _sincronizar(hab: Habilitacion, facturador: Facturador, estado: EstadoFacturador) -> str:
@@ -636,14 +690,30 @@ def _sincronizar(hab: Habilitacion, facturador: Facturador, estado: EstadoFactur
     if not contains(dialogo.texto(), "sincronizar contribuyente"):
         dialogo.cancelar()
         raise PortalChanged("La confirmación de la sincronización no dice lo esperado; se canceló")
-    with hab.journal.step(STEP_SINCRONIZAR, fecha_produccion=_fmt(estado.fecha_produccion)) as paso:
+
+    def aceptar() -> Aviso:
         aviso = dialogo.aceptar(alertas)
-        paso.note(respuesta=aviso.texto)
         known = classify(aviso.texto)
         if not (known.kind is Kind.SUCCESS if known else aviso.exito):
             raise error_for(aviso.texto, action="sincronizar el contribuyente a producción", retryable=known is None)
+        return aviso
+
+    # Verified by DIAN's notification (inside ``aceptar``); a later run verifies by logging in on production.
+    done = irreversible(
+        hab.journal,
+        STEP_SINCRONIZAR,
+        act=aceptar,
+        verify=lambda: _sincronizado(hab),
+        what="Sincronizar",
+        confirm=dialogo.texto,
+        expected="sincronizar contribuyente",
+        verify_first=False,
+        verify_after=False,
+        note=lambda aviso: {"respuesta": aviso.texto},
+        fecha_produccion=_fmt(estado.fecha_produccion),
+    )
     hab.evidencia("sincronizacion-produccion")
-    return aviso.texto
+    return _clicked(done, STEP_SINCRONIZAR).texto
 
 
 __all__ = [
