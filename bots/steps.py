@@ -296,6 +296,7 @@ def irreversible(
     expected: str | None = None,
     verify_first: bool = True,
     verify_after: bool = True,
+    note: Callable[[T], dict[str, Any]] | None = None,
     **details: Any,
 ) -> ActionResult[T]:
     """The one irreversible-action function.
@@ -325,8 +326,10 @@ def irreversible(
                 selector=name,
                 dian_text=shown[:300] or None,
             )
-    with irreversible_scope(name), journal.step(name, **details):
+    with irreversible_scope(name), journal.step(name, **details) as step:
         value = act()
+        if note is not None:  # details for the ``despues`` record (e.g. DIAN's answer)
+            step.note(**note(value))
     if verify_after and verify() is not True:
         # The click went out but DIAN does not show its effect: uncertain, so the next run reads the
         # portal before anything else (``reconcile``) instead of trusting ``despues``.

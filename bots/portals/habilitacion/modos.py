@@ -93,7 +93,7 @@ class ModosOperacion(Screen):
     def asociar_habilitado(self) -> bool:
         """Whether DIAN offers the save button ("Asociar"; "Adicionar" in 2022). DIAN leaves it out while the
         biller is pending registration or a mode is in test (ConfigureOperationModes.cshtml:123)."""
-        button = self.locs.get("asociar")
+        button = self.locs.get("boton_asociar")  # the same element as "asociar", read only
         if button.count() == 0:
             return False
         return button.first.is_enabled() and "disabled" not in (button.first.get_attribute("class") or "").split()
