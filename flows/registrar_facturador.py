@@ -149,7 +149,7 @@ def registrar_facturador(hab: Habilitacion, correo: str) -> Outcome:
         facturador.escribir_correo(correo)
         dialogo = facturador.registrar()
         exit_hook(CLICK_REGISTRAR)
-        if not contains(dialogo.texto(), "facturador"):
+        if not contains(dialogo.pregunta(), "facturador"):
             dialogo.cancelar()
             raise PortalChanged("La confirmación del registro no dice lo esperado; se canceló sin registrar")
 
@@ -166,7 +166,7 @@ def registrar_facturador(hab: Habilitacion, correo: str) -> Outcome:
             act=aceptar,
             verify=lambda: hab.abrir_facturador().leer().registrado,
             what="Aceptar el registro",
-            confirm=dialogo.texto,
+            confirm=dialogo.pregunta,
             expected="facturador",
             verify_first=False,
             verify_after=False,

@@ -307,7 +307,7 @@ def _registrar_fecha(
         # run reads the portal (the date dialog still open = not applied).
         confirmacion = dialogo.aceptar()
         exit_hook(CLICK_FECHA)
-        texto = confirmacion.texto()
+        texto = confirmacion.pregunta()
         expected = contains(texto, "RUT") and contains(texto, "Facturador Electrónico")
         if not expected or confirmacion.fecha() not in (None, fecha):
             confirmacion.cancelar()
@@ -348,7 +348,7 @@ def _sincronizar(hab: Habilitacion, facturador: Facturador, estado: EstadoFactur
     alertas = facturador.alertas()
     dialogo = facturador.sincronizar()
     exit_hook(CLICK_SINCRONIZAR)
-    if not contains(dialogo.texto(), "sincronizar contribuyente"):
+    if not contains(dialogo.pregunta(), "sincronizar contribuyente"):
         dialogo.cancelar()
         raise PortalChanged("La confirmación de la sincronización no dice lo esperado; se canceló")
 
@@ -366,7 +366,7 @@ def _sincronizar(hab: Habilitacion, facturador: Facturador, estado: EstadoFactur
         act=aceptar,
         verify=lambda: _sincronizado(hab),
         what="Sincronizar",
-        confirm=dialogo.texto,
+        confirm=dialogo.pregunta,
         expected="sincronizar contribuyente",
         verify_first=False,
         verify_after=False,

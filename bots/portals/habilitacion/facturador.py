@@ -84,7 +84,8 @@ class ConfirmarRegistro(Screen):
 
     SCREEN = "confirmar_registro"
 
-    def texto(self) -> str:
+    def pregunta(self) -> str:
+        """The dialog's question, as DIAN writes it."""
         return self._text("texto")
 
     def aceptar(self) -> int | None:
@@ -103,7 +104,8 @@ class ConfirmarSincronizacion(Screen):
 
     SCREEN = "confirmar_sincronizacion"
 
-    def texto(self) -> str:
+    def pregunta(self) -> str:
+        """The dialog's question, as DIAN writes it."""
         return self._text("texto")
 
     def aceptar(self, alertas_antes: int) -> Aviso:

@@ -90,7 +90,8 @@ class ConfirmacionS2(Screen):
 
     SCREEN = "confirmacion_s2"
 
-    def texto(self) -> str:
+    def pregunta(self) -> str:
+        """The dialog's question, as DIAN writes it."""
         return self._text("texto")
 
     def fecha(self) -> date | None:
