@@ -71,15 +71,21 @@ CLAVE = "CLAVE-GRABADA"
 AUTH_TOKEN_QUERY = f"token={TOKEN}"
 PLACEHOLDER_DOMAIN = "@empresa-demo.test"
 
-#: Live elements whose text or value is personal, and the placeholder each becomes in every file.
-PERSONAL_FIELDS: dict[str, str] = {
-    "#user-info .username": USUARIO,
-    "#BusinessName": RAZON_SOCIAL,
-    "#ContributorName": RAZON_SOCIAL,
-    "[id$=':lblRazonSocial']": RAZON_SOCIAL,
-    "input#SoftwarePin": PIN,
-    "[id$=':lblClave']": CLAVE,
+#: Live elements whose text or value is personal: the placeholder each becomes in every file, and a
+#: pattern picking the personal part out of a label ("Usuario: NAME · Cédula …"); each text node counts.
+PERSONAL_FIELDS: dict[str, tuple[str, str | None]] = {
+    "#user-info .username": (USUARIO, None),
+    "#BusinessName": (RAZON_SOCIAL, None),
+    "#ContributorName": (RAZON_SOCIAL, None),
+    "[id$=':lblRazonSocial']": (RAZON_SOCIAL, None),
+    "[id$=':frmEncabezado:lblUsuario']": (USUARIO, r"Usuario:\s*(.+?)\s*(?:·|$)"),
+    "[id$=':frmComunicados:lblUsuario']": (USUARIO, None),
+    "input#SoftwarePin": (PIN, None),
+    "[id$=':lblClave']": (CLAVE, None),
 }
+_TEXT_NODES = """el => { const out = []; const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let node; while ((node = walk.nextNode())) { const t = node.textContent.trim(); if (t) out.push(t); }
+    return out; }"""
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _ANTIFORGERY_INPUT = re.compile(
     r"""(<input\b[^>]*?\bname=(["'])__RequestVerificationToken\2[^>]*?\bvalue=(["']))[^"']*(\3)"""
@@ -105,7 +111,7 @@ class Scrubber:
 
     def add(self, value: str | None, placeholder: str) -> None:
         value = " ".join((value or "").split())
-        if len(value) < 3 or value == placeholder:
+        if len(value) < 3 or value == placeholder or value in self._pairs:
             return
         self._pairs[value] = placeholder
         self._compiled = None
@@ -134,11 +140,14 @@ class Scrubber:
 
     def learn(self, page: Page) -> None:
         """Read the personal fields shown on the live page (names, PINs, keys) into the mapping."""
-        for css, placeholder in PERSONAL_FIELDS.items():
+        for css, (placeholder, pattern) in PERSONAL_FIELDS.items():
             try:
                 for element in page.locator(css).all():
-                    self.add(element.text_content() or "", placeholder)
-                    self.add(element.get_attribute("value") or "", placeholder)
+                    values = [*element.evaluate(_TEXT_NODES), element.get_attribute("value") or ""]
+                    for value in values:
+                        found = re.search(pattern, value) if pattern else None
+                        if pattern is None or found:
+                            self.add(found.group(1) if found else value, placeholder)
             except PlaywrightError:
                 continue
 
@@ -270,6 +279,7 @@ class Captura:
     folder: str
     entry: dict[str, Any]
     files: list[str] = field(default_factory=list)
+    url: str = ""
 
 
 def _toml_value(value: Any) -> str:
@@ -379,7 +389,6 @@ class Recorder:
         directory = self.tmp / folder / version
         directory.mkdir(parents=True, exist_ok=True)
         (directory / f"{name}.html").write_text(html, encoding="utf-8")
-        png = self._screenshot(html, page.url, directory / f"{name}.png")
         title = ""
         with contextlib.suppress(PlaywrightError):
             title = self.scrubber.text(" ".join((page.title() or "").split()))
@@ -395,8 +404,7 @@ class Recorder:
             "ids_invented": False,
             "provenance": {"recorded": self.started.strftime("%Y-%m-%dT%H:%M:%SZ"), "tool": self.herramienta},
         }
-        if png:
-            entry["screenshot"] = f"{version}/{name}.png"
+        entry["screenshot"] = f"{version}/{name}.png"  # rendered at the end, once every value is known
         if selector_set is not None and screen is not None:
             entry["selector_screen"] = screen
         if checks:
@@ -404,8 +412,8 @@ class Recorder:
             absent = {k: v for k, v in checks.items() if v}
             if absent:
                 entry["absent"] = absent
-        files = [f"{folder}/{version}/{name}.html"] + ([f"{folder}/{entry['screenshot']}"] if png else [])
-        captura = Captura(folder, entry, files)
+        captura = Captura(folder, entry, [f"{folder}/{version}/{name}.html", f"{folder}/{entry['screenshot']}"])
+        captura.url = page.url
         self.capturas.append(captura)
         log.info("pantalla grabada", archivo=captura.files[0], pantalla=entry["screen"])
         return captura
@@ -459,7 +467,16 @@ class Recorder:
         log.warning("grabación descartada: no terminó limpiamente")
 
     def finish(self) -> Path:
-        """Scrub the HAR (written when the recorded context closed), write the manifests, promote."""
+        """Scrub every file again with every value learned (a name first seen on a later page), render the
+        screenshots from the scrubbed HTML, scrub the HAR (written when the recorded context closed),
+        write the manifests, promote."""
+        for captura in self.capturas:
+            html_path = self.tmp / captura.files[0]
+            html = self.scrubber.text(html_path.read_text(encoding="utf-8"))
+            html_path.write_text(html, encoding="utf-8")
+            if self._screenshot(html, captura.url, self.tmp / captura.files[1]) is None:
+                captura.entry.pop("screenshot", None)
+                captura.files = captura.files[:1]
         self._close_render()
         if self.har_path.is_file():
             self.har_path.write_text(self.scrub_har(self.har_path.read_text(encoding="utf-8")), encoding="utf-8")
