@@ -68,8 +68,12 @@ PIN = "00000"
 TOKEN = "TOKEN-GRABADO"
 ANTIFALSIFICACION = "ANTIFALSIFICACION-GRABADA"
 CLAVE = "CLAVE-GRABADA"
+TURNSTILE = "TURNSTILE-GRABADO"
 AUTH_TOKEN_QUERY = f"token={TOKEN}"
 PLACEHOLDER_DOMAIN = "@empresa-demo.test"
+PLACEHOLDERS = frozenset(
+    {NIT, f"{NIT}{DV}", f"{NIT}-{DV}", RAZON_SOCIAL, DOCUMENTO, CORREO, USUARIO, PIN, TOKEN, CLAVE}
+)
 
 #: Live elements whose text or value is personal: the placeholder each becomes in every file, and a
 #: pattern picking the personal part out of a label ("Usuario: NAME · Cédula …"); each text node counts.
@@ -93,6 +97,7 @@ _ANTIFORGERY_INPUT = re.compile(
     re.I,
 )
 _ANTIFORGERY_PAIR = re.compile(r"(__RequestVerificationToken(?:=|%3D))[^&\s\"';]+", re.I)
+_TURNSTILE_PAIR = re.compile(r"(cf-turnstile-response(?:=|%3D))[^&\s\"';]+", re.I)
 _AUTH_TOKEN = re.compile(r"(/User/AuthToken(?:\?|%3F))[^\s\"'<>)\]\\]*", re.I)
 _TRACKING = re.compile(
     r"google-analytics|googletagmanager|doubleclick|hotjar|facebook\.net|clarity\.ms|newrelic|nr-data|"
@@ -111,7 +116,7 @@ class Scrubber:
 
     def add(self, value: str | None, placeholder: str) -> None:
         value = " ".join((value or "").split())
-        if len(value) < 3 or value == placeholder or value in self._pairs:
+        if len(value) < 3 or value in self._pairs or value in PLACEHOLDERS or value in self._pairs.values():
             return
         self._pairs[value] = placeholder
         self._compiled = None
@@ -190,7 +195,10 @@ class Scrubber:
             value,
         )
         value = _ANTIFORGERY_PAIR.sub(lambda m: m.group(1) + ANTIFALSIFICACION, value)
-        # Registered secrets (passwords, token links, claves) in every encoded form: bots.log's registry.
+        value = _TURNSTILE_PAIR.sub(lambda m: m.group(1) + TURNSTILE, value)
+        # The token link first (registered as a secret whole, it would become "***"), then registered secrets
+        # (passwords, claves) in every encoded form: bots.log's registry.
+        value = _AUTH_TOKEN.sub(lambda m: m.group(1) + AUTH_TOKEN_QUERY, value)
         value = redact_bytes(value.encode("utf-8")).decode("utf-8", "replace")
         return _AUTH_TOKEN.sub(lambda m: m.group(1) + AUTH_TOKEN_QUERY, value)
 
@@ -198,6 +206,16 @@ class Scrubber:
         """The personal values of the mapping still present in ``data`` (for self-checks)."""
         lowered = data.lower()
         return [v for v in [*self._pairs, *self._emails] if v.lower() in lowered]
+
+
+def normalizar_solicitud(url: str, post_data: str | None) -> tuple[str, str | None]:
+    """A live request in the recording's terms (HAR replay): the token link's query and the one-time
+    form values (anti-forgery, Turnstile) become the fixed values the recorder wrote."""
+    url = _AUTH_TOKEN.sub(lambda m: m.group(1) + AUTH_TOKEN_QUERY, url)
+    if post_data:
+        post_data = _ANTIFORGERY_PAIR.sub(lambda m: m.group(1) + ANTIFALSIFICACION, post_data)
+        post_data = _TURNSTILE_PAIR.sub(lambda m: m.group(1) + TURNSTILE, post_data)
+    return url, post_data
 
 
 # --- HTML as rendered -----------------------------------------------------------------------------
