@@ -628,8 +628,9 @@ def _record_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cliente", metavar="NIT", help="cliente cuyos datos se reemplazan por los de ejemplo")
     parser.add_argument("--salida", type=Path, help="carpeta de salida (por defecto <salida>/grabaciones/<fecha>)")
+    parser.add_argument("--sin-ventana", action="store_true", help="sin ventana (pruebas: graba solo la entrada)")
     args = parser.parse_args(argv)
-    settings = load_settings().model_copy(update={"headless": False})
+    settings = load_settings().model_copy(update={"headless": bool(args.sin_ventana)})
     configure_logging(settings)
     bind(run_id=new_run_id())
     scrubber = Scrubber()
@@ -651,6 +652,19 @@ def _record_main(argv: list[str] | None = None) -> int:
         finally:
             done.set()
 
+    def save(page: Page) -> None:
+        """Identify the loaded page by every family's fingerprints and save it (unknown: as such)."""
+        from bots.recon import AUSENTE, inspeccionar
+
+        matches = identify(page, families)
+        checks = {}
+        for selector_set, screen in matches:
+            report = inspeccionar(page, [selector_set], screen, portal=portal, recordings_dir=recorder.recordings_dir,
+                                  timeout_s=1.0)  # fmt: skip
+            checks[f"{selector_set.family}/{selector_set.version}/{screen}"] = [v.name for v in report.con(AUSENTE)]
+        first_set, first_screen = matches[0] if matches else (None, None)
+        recorder.capture(page, portal=portal, selector_set=first_set, screen=first_screen, checks=checks or None)
+
     threading.Thread(target=wait_enter, daemon=True).start()
     print(f"Grabando {start}. Recorra el portal; pulse Enter aquí para terminar y guardar.", file=sys.stderr)
     clean = False
@@ -661,21 +675,17 @@ def _record_main(argv: list[str] | None = None) -> int:
             run.context.on("page", lambda p: p.on("load", lambda: loaded.append(p)))
             run.page.on("load", lambda: loaded.append(run.page))
             run.page.goto(start)
-            while not done.is_set():
+            while True:
+                while loaded:
+                    page = loaded.pop(0)
+                    if not page.is_closed():
+                        save(page)
                 open_pages = [p for p in run.context.pages if not p.is_closed()]
-                if not open_pages:
+                if done.is_set() or not open_pages:
                     break
                 # Wait for the next page load (bounded, so that Enter is noticed).
                 with contextlib.suppress(PlaywrightTimeoutError, PlaywrightError):
                     open_pages[-1].wait_for_event("load", timeout=1000)
-                while loaded:
-                    page = loaded.pop(0)
-                    if page.is_closed():
-                        continue
-                    matches = identify(page, families)
-                    selector_set, screen = matches[0] if matches else (None, None)
-                    recorder.capture(page, portal=portal, selector_set=selector_set, screen=screen,
-                                     checks={f"{s.family}/{s.version}/{n}": [] for s, n in matches} or None)
         clean = True
     except KeyboardInterrupt:
         print("Interrumpido: la grabación no se guarda.", file=sys.stderr)

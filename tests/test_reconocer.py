@@ -165,3 +165,19 @@ def test_walk_refuses_a_click_not_on_the_allow_list() -> None:
     allowed.exigir("muisca", "tablero", "numeracion")
     with pytest.raises(ClicNoPermitido):
         allowed.exigir("habilitacion", "facturador", "registrar")
+
+
+def test_table_names_screens_versions_and_what_broke() -> None:
+    from bots.recon import ALTERNATIVA, FALTA, OK, InformePantalla, Veredicto, tabla
+
+    good = InformePantalla("produccion", "catalogo", "produccion_inicio", "/Home/Dashboard", "2026",
+                           [Veredicto("menu", OK, 0), Veredicto("configuracion", ALTERNATIVA, 1, "#x")])  # fmt: skip
+    bad = InformePantalla("produccion", "catalogo", "prefijos", "/Software/AddNumberRange", None,
+                          [Veredicto("nit_facturador", FALTA)], nota="la página no coincide")  # fmt: skip
+    lines = tabla([good, bad])
+    assert "versión" in lines[0] and "faltan" in lines[0]
+    assert any("catalogo.produccion_inicio" in line and "2026" in line for line in lines)
+    assert any("catalogo.prefijos" in line and "NO RECONOCIDA" in line for line in lines)
+    assert any("FALTA: catalogo.prefijos.nit_facturador" in line for line in lines)
+    assert any("alternativa: catalogo.produccion_inicio.configuracion" in line for line in lines)
+    assert good.ok and not bad.ok

@@ -5,6 +5,7 @@ personal value survives in any recorded file."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -178,3 +179,20 @@ def test_an_aborted_recording_promotes_nothing(tmp_path: Path) -> None:
     (recorder.tmp / "catalogo").mkdir()
     recorder.abort()
     assert not recorder.tmp.exists() and not salida.exists()
+
+
+def test_record_command_saves_the_entry_screen_and_passes_the_check(tmp_path: Path, env: RobotEnv) -> None:
+    """``python -m bots.record`` (without a window here: nobody walks) saves the page it opens, the person's
+    Enter ends it cleanly, and the folder passes the check."""
+    salida = tmp_path / "manual"
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.record", "--portal", "catalogo", "--cliente", NIT, "--salida", str(salida),
+         "--sin-ventana"],
+        cwd=REPO, env={**os.environ, **env.env}, input="\n", capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    manifest = (salida / "catalogo" / "manifest.toml").read_text(encoding="utf-8")
+    assert 'screen = "S-02"' in manifest and "catalogo/2026/login_inicio" in manifest
+    assert (salida / "red.har").is_file()
+    checked = _check("--recordings", str(salida))
+    assert checked.returncode == 0, checked.stdout[-3000:]

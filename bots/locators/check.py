@@ -151,6 +151,19 @@ def manifest_checks(recordings_dir: Path) -> ManifestChecks:
     return found
 
 
+def unknown_screens(recordings_dir: Path) -> list[str]:
+    """Files a recording saved as "desconocida" (no fingerprint matched): for a developer to name."""
+    found = []
+    top = tomllib.loads((recordings_dir / "manifest.toml").read_text(encoding="utf-8"))
+    for rel in top.get("manifests", []):
+        manifest = recordings_dir / rel
+        if manifest.is_file():
+            for entry in tomllib.loads(manifest.read_text(encoding="utf-8")).get("screen", []):
+                if entry.get("screen") == "desconocida":
+                    found.append(f"{Path(rel).parent}/{entry['file']}")
+    return found
+
+
 def check(
     selectors_dir: Path,
     recordings_dir: Path,
@@ -169,6 +182,8 @@ def check(
     by_manifest = manifest_checks(recordings_dir) or None
     if by_manifest:
         report.lines.append(f"Grabación con manifiesto ({recordings_dir}): se verifican las pantallas que nombra.")
+        for unknown in unknown_screens(recordings_dir):
+            report.warn(f"pantalla desconocida grabada en {unknown}: ningún conjunto la reconoce (nómbrela)")
     if page is None:
         with _chromium_page() as own:
             _check_all(loaded, recordings_dir, _Counter(own), report, strict, by_manifest)
