@@ -43,6 +43,7 @@ from bots.errors import InvalidInput, NeedsHuman, PortalError
 from bots.formato1876 import Formato1876Error, Resolucion1876, parse_formato_1876, texto_pdf
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.modelo import TIPOS_FACTURACION, Pedido, tipo_facturacion
+from bots.steps import irreversible
 from bots.validation import validate_nit, validate_prefix, validate_range
 
 if TYPE_CHECKING:
@@ -324,17 +325,29 @@ class SolicitudNumeracion:
         detalle = {"prefijo": p.prefijo, "tipo": p.tipo, "desde": p.desde, "hasta": p.hasta}
         solicitud = consulta.autorizar_rangos()
         solicitud.llenar(p)
-        with self.sesion.pasos.step(self._paso("agregar_rango"), **detalle) as paso:
-            solicitud = solicitud.agregar()
-            errores = solicitud.errores()
-            paso.note(resultado="rechazado" if errores else "ok")
+        agregado = irreversible(
+            self.sesion.pasos,
+            self._paso("agregar_rango"),
+            act=lambda: _con_errores(solicitud.agregar()),
+            note=lambda r: {"resultado": "rechazado" if r[1] else "ok"},
+            **self._protocolo("agregar rango"),
+            **detalle,
+        ).value
+        assert agregado is not None
+        solicitud, errores = agregado
         if errores:
             raise PortalError("MUISCA no aceptó la fila de numeración", dian_text=errores)
         solicitud.verificar_unica_fila(p)
-        with self.sesion.pasos.step(self._paso("borrador"), **detalle) as paso:
-            mensaje = solicitud.borrador()
-            documento = mensaje.documento()
-            paso.note(resultado="ok", documento=documento or None)
+        borrador = irreversible(
+            self.sesion.pasos,
+            self._paso("borrador"),
+            act=lambda: _con_documento(solicitud.borrador()),
+            note=lambda r: {"resultado": "ok", "documento": r[1] or None},
+            **self._protocolo("borrador"),
+            **detalle,
+        ).value
+        assert borrador is not None
+        mensaje, documento = borrador
         if documento.startswith("1302-"):
             self.formulario = documento.split("-", 1)[1]
         self.run.save_evidence("borrador")
@@ -348,10 +361,25 @@ class SolicitudNumeracion:
 
     def _definitivo(self, solicitud: SolicitudRangos) -> Firma:
         """ "Definitivo" once: the formal request; MUISCA opens the signing page."""
-        with self.sesion.pasos.step(self._paso("definitivo"), formulario=self.formulario or None) as paso:
-            firma = solicitud.definitivo()
-            paso.note(resultado="ok")
+        firma = irreversible(
+            self.sesion.pasos,
+            self._paso("definitivo"),
+            act=solicitud.definitivo,
+            note=lambda _f: {"resultado": "ok"},
+            **self._protocolo("definitivo"),
+            formulario=self.formulario or None,
+        ).value
+        assert firma is not None
         return firma
+
+    def _protocolo(self, what: str) -> dict[str, Any]:
+        """The ``bots.steps.irreversible`` options of this flow's clicks.
+
+        The portal was read before (``_buscar`` / ``_conciliar`` settle every uncertain step from the
+        request's state, and choose the branch that needs this click), so ``irreversible`` neither reads
+        first nor after: a step still uncertain here cannot be told from the portal → a human.
+        """
+        return {"verify": lambda: None, "what": what, "verify_first": False, "verify_after": False}
 
     def _revisar_1302(self, mensaje: Mensaje) -> None:
         """Download the 1302 draft, keep it, and stop before "Definitivo" if it says something else."""
@@ -528,6 +556,16 @@ def plegada(texto: str) -> str:
     from bots.portals.muisca.texto import plegar
 
     return plegar(texto)
+
+
+def _con_errores(solicitud: SolicitudRangos) -> tuple[SolicitudRangos, str]:
+    """The M-07 after "Agregar" and DIAN's validation text on it ("" when none), read at once."""
+    return solicitud, solicitud.errores()
+
+
+def _con_documento(mensaje: Mensaje) -> tuple[Mensaje, str]:
+    """The M-08 after "Borrador" and the document number it reports."""
+    return mensaje, mensaje.documento()
 
 
 def _numero(value: int) -> str:

@@ -79,17 +79,17 @@ class Firma(Pantalla):
     # -- acting -----------------------------------------------------------------------------------
     def esperar_fin_contador(self) -> None:
         """Wait for the page's own countdown to end ("Solicítala aquí" visible again); never click before."""
-        if not self.contador_activo() and self._hay("solicitar_clave"):
+        if not self.contador_activo() and self._hay("clave_disponible"):
             return
         segundos = self.segundos_restantes()
         limite = (segundos + 30.0) if segundos is not None else CONTADOR_MAXIMO_S
         log.info("esperando el contador de la clave dinámica", segundos=segundos)
         try:
-            self.loc.get("solicitar_clave").first.wait_for(state="visible", timeout=limite * 1000)
+            self.loc.get("clave_disponible").first.wait_for(state="visible", timeout=limite * 1000)
         except PlaywrightTimeoutError:
             raise PortalError(
                 "El contador de MUISCA para pedir otra clave dinámica no terminó a tiempo; no se pidió la clave",
-                selector=self.loc.qualified("solicitar_clave"),
+                selector=self.loc.qualified("clave_disponible"),
                 retryable=True,
             ) from None
 
@@ -313,16 +313,16 @@ class FirmaMarco:
 
     def esperar_fin_contador(self) -> None:
         """Wait for the window's own countdown to end ("aquí" visible again); never click before."""
-        if not self.contador_activo() and self._hay("solicitar_clave"):
+        if not self.contador_activo() and self._hay("clave_disponible"):
             return
         segundos = self.segundos_restantes()
         limite = (segundos + 30.0) if segundos is not None else CONTADOR_MAXIMO_S
         try:
-            self.loc.get("solicitar_clave").first.wait_for(state="visible", timeout=limite * 1000)
+            self.loc.get("clave_disponible").first.wait_for(state="visible", timeout=limite * 1000)
         except PlaywrightTimeoutError:
             raise PortalError(
                 "El contador de MUISCA para pedir otra clave dinámica no terminó a tiempo; no se pidió la clave",
-                selector=self.loc.qualified("solicitar_clave"),
+                selector=self.loc.qualified("clave_disponible"),
                 retryable=True,
             ) from None
 
