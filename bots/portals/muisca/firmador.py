@@ -249,14 +249,14 @@ class Firmador:
         fin = inicio + self.espera_correo_s
         usar_comunicados = vista is not None
         gracia = min(COMUNICADOS_TRAS_S, self.espera_correo_s / 3)
-        pausa = threading.Event()  # never set: its wait() is the interval between reads of Mis comunicados
         while (restante := fin - time.monotonic()) > 0:
             if pending is not None and not listo.is_set():
                 # Returns as soon as the e-mail arrives.
                 listo.wait(timeout=min(INTERVALO_COMUNICADOS_S, restante) if usar_comunicados else restante)
             elif usar_comunicados:
-                if time.monotonic() - inicio > 0.5:
-                    pausa.wait(timeout=min(INTERVALO_COMUNICADOS_S, restante))
+                # The first read is at once; later ones when DIAN's inbox list changes (or the time is up).
+                if time.monotonic() - inicio > 0.5 and not self._esperar_comunicado(restante):
+                    break
             else:
                 break
             key: DynamicKey | None = resultado.pop("clave", None)
@@ -281,6 +281,16 @@ class Firmador:
             "La solicitud quedó guardada; vuelva a ejecutar para continuarla",
             retryable=True,
         )
+
+    def _esperar_comunicado(self, restante: float) -> bool:
+        """Wait (at most ``restante`` s) until "Mis comunicados" lists something new; False if it never did."""
+        if self.bandeja is None:
+            return False
+        try:
+            return self.bandeja.esperar_cambio(restante, INTERVALO_COMUNICADOS_S)
+        except Exception as exc:  # the inbox is only a fallback: a failed wait falls back to reading it
+            log.warning("no se pudo vigilar Mis comunicados", error=type(exc).__name__)
+            return True
 
     def _leer_comunicados(self, solicitada: datetime, vista: str | None) -> Clave | None:
         if self.bandeja is None:
