@@ -171,9 +171,8 @@ class Screen:
     def pulsar(self, name: str, *, control: Locator | None = None, timeout_s: float | None = None) -> None:
         """Click ``name`` once. Something covering it → ``PortalChanged`` naming what is in the way."""
         target = control if control is not None else self.control(name)
-        options = {"timeout": timeout_s * 1000} if timeout_s is not None else {}
         try:
-            target.click(**options)
+            target.click(timeout=timeout_s * 1000 if timeout_s is not None else None)
         except PlaywrightError as exc:
             blocker = _INTERCEPT.search(str(exc))
             if blocker:
