@@ -230,7 +230,7 @@ class Recorrido:
         with self.run.step("muisca-recorrido"):
             if not self.pantalla("muisca", ("muisca", "tablero")):
                 return
-            comunicados = tablero.loc.get("comunicados")
+            comunicados = tablero.locs.get("comunicados")
             href = comunicados.first.get_attribute("href") if comunicados.count() else None
             self.permitidos.exigir("muisca", "tablero", "numeracion")
             menu = tablero.abrir_numeracion()
