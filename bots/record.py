@@ -38,7 +38,7 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, quote_plus, urlsplit
 
 import lxml.html
@@ -186,7 +186,7 @@ class Scrubber:
         if not value:
             return value
         for pattern, placeholder in self._patterns():
-            value = pattern.sub(lambda _m, p=placeholder: p, value)
+            value = pattern.sub(placeholder.replace("\\", "\\\\"), value)
         value = _EMAIL.sub(lambda m: self.email(m.group(0)), value)
         value = _ANTIFORGERY_INPUT.sub(
             lambda m: (m.group(1) + ANTIFALSIFICACION + m.group(4))
@@ -642,7 +642,7 @@ def _record_main(argv: list[str] | None = None) -> int:
     salida = args.salida or settings.output_dir / "grabaciones" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     recorder = Recorder(salida, scrubber, settings, herramienta="python -m bots.record")
     families = {f: load_family(f, settings.selectors_dir) for f in ("catalogo", "habilitacion", "muisca")}
-    portal = "muisca" if args.portal == "muisca" else args.sitio
+    portal: Literal["habilitacion", "produccion", "muisca"] = "muisca" if args.portal == "muisca" else args.sitio
     start = settings.portal_url(portal) + ("/WebArquitectura/DefLogin.faces" if portal == "muisca" else "/User/Login")
     done = threading.Event()
 
@@ -672,8 +672,8 @@ def _record_main(argv: list[str] | None = None) -> int:
         with client_run(nit, settings=settings, context_options=recorder.context_options()) as run:
             recorder.bind_context(run.context)
             loaded: list[Page] = []
-            run.context.on("page", lambda p: p.on("load", lambda: loaded.append(p)))
-            run.page.on("load", lambda: loaded.append(run.page))
+            run.context.on("page", lambda new: new.on("load", loaded.append))  # "load" passes the page
+            run.page.on("load", loaded.append)
             run.page.goto(start)
             while True:
                 while loaded:
