@@ -672,8 +672,12 @@ def _record_main(argv: list[str] | None = None) -> int:
         with client_run(nit, settings=settings, context_options=recorder.context_options()) as run:
             recorder.bind_context(run.context)
             loaded: list[Page] = []
-            run.context.on("page", lambda new: new.on("load", loaded.append))  # "load" passes the page
-            run.page.on("load", loaded.append)
+
+            def on_load(page: Page) -> None:  # only note it: pages are saved in the loop below
+                loaded.append(page)
+
+            run.context.on("page", lambda new: new.on("load", on_load))
+            run.page.on("load", on_load)
             run.page.goto(start)
             while True:
                 while loaded:
