@@ -153,6 +153,25 @@ class Recorrido:
             )  # fmt: skip
         return first.version is not None
 
+    def fallo(self, portal: str, exc: PortalChanged) -> None:
+        """A page object met a page it does not know (nothing was clicked on it): save the page as an unknown
+        screen, report it under the screen that was expected, and leave this portal."""
+        from urllib.parse import urlsplit
+
+        screen = (exc.selector or "desconocida").split(".")[0]
+        captura = self.recorder.capture(self.page, portal=portal, selector_set=None, screen=None)
+        report = InformePantalla(
+            portal=portal,
+            family="muisca" if portal == "muisca" else "catalogo",
+            screen=screen,
+            ruta=urlsplit(self.page.url).path,
+            version=None,
+            archivos=captura.files if captura else [],
+            nota=exc.message,
+        )
+        self.informes.append(report)
+        log.warning("pantalla no reconocida", pantalla=report.nombre, portal=portal)
+
     def _set(self, report: InformePantalla) -> SelectorSet | None:
         if report.version is None:
             return None
@@ -300,10 +319,13 @@ def main() -> Outcome:
             recorder.bind_context(run.context)
             walk = Recorrido(run, client, settings, watchers, recorder, mailbox=mailbox)
             for portal in portales:
-                if portal == "muisca":
-                    walk.muisca(password)
-                else:
-                    walk.catalogo(portal)
+                try:
+                    if portal == "muisca":
+                        walk.muisca(password)
+                    else:
+                        walk.catalogo(portal)
+                except PortalChanged as exc:  # reported in the table; the other portals are still walked
+                    walk.fallo(portal, exc)
     except BaseException:
         recorder.abort()
         raise

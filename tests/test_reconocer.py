@@ -181,3 +181,33 @@ def test_table_names_screens_versions_and_what_broke() -> None:
     assert any("FALTA: catalogo.prefijos.nit_facturador" in line for line in lines)
     assert any("alternativa: catalogo.produccion_inicio.configuracion" in line for line in lines)
     assert good.ok and not bad.ok
+
+
+def test_a_screen_a_page_object_does_not_know_is_reported_and_nothing_clicked_on_it(
+    env: RobotEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MUISCA's Numeración menu (M-03) altered: the page object stops on it (portal changed); the walk
+    reports that screen as not recognised, saves it as an unknown screen, and exits 5."""
+    real_apply = drift.apply
+
+    def only_menu(html: bytes, names: set[str] | frozenset[str]) -> bytes:
+        return real_apply(html, names) if b"vistaMenu:frmMenu" in html else html
+
+    monkeypatch.setattr(drift, "apply", only_menu)
+    env.world.drift = {"ids"}
+    try:
+        before = len(env.world.journal.entries())
+        result = env.run("reconocer", "--cliente", DEMO_NIT, "--portal", "muisca", "--json", timeout=180)
+        entries = env.world.journal.entries()[before:]
+    finally:
+        env.world.drift = set()
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert result.json is not None
+    screens = {s["pantalla"]: s for s in result.json["data"]["pantallas"]}
+    assert screens["muisca.tablero"]["version"] and not screens["muisca.tablero"]["faltan"]
+    assert screens["muisca.menu_numeracion"]["version"] is None
+    assert "muisca.menu_numeracion" in result.json["message"]
+    assert "muisca.consulta" not in screens  # nothing past the unknown page
+    assert [e.action for e in entries] == ["login"]
+    saved = Path(result.json["data"]["carpeta"])
+    assert "desconocida" in (saved / "muisca" / "manifest.toml").read_text(encoding="utf-8")
