@@ -38,8 +38,6 @@ from sandbox.server import SandboxServer
 from sandbox.world import World
 from tests.fixtures_robot import RobotEnv
 
-pytestmark = pytest.mark.robot
-
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -81,6 +79,7 @@ def _replaying_context(playwright: Any, har: Path) -> Any:
     return browser, context
 
 
+@pytest.mark.robot
 def test_read_only_paths_replay_from_the_har_with_the_sandbox_stopped(recording: dict[str, Any]) -> None:
     hab, prod = recording["urls"]["habilitacion"], recording["urls"]["produccion"]
     with pytest.raises(httpx.HTTPError):

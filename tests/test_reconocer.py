@@ -24,8 +24,6 @@ from sandbox.server import SandboxServer
 from sandbox.world import World
 from tests.fixtures_robot import FlowResult, RobotEnv
 
-pytestmark = pytest.mark.robot
-
 REPO = Path(__file__).resolve().parent.parent
 #: What logging in needs and the journal shows: one token per catalogue host, its mail, the MUISCA login.
 LOGIN_ACTIONS = {"solicitar_token", "abrir_token", "correo_enviado", "login"}
@@ -67,6 +65,7 @@ def walk(env: RobotEnv) -> tuple[FlowResult, list[Any]]:
     return result, env.world.journal.entries()[before:]
 
 
+@pytest.mark.robot
 def test_walks_every_read_only_screen_and_finds_every_locator(walk: tuple[FlowResult, list[Any]]) -> None:
     result, _ = walk
     assert result.returncode == 0, result.stderr[-3000:]
@@ -83,6 +82,7 @@ def test_walks_every_read_only_screen_and_finds_every_locator(walk: tuple[FlowRe
     assert len([s for s in screens if s["pantalla"] == "muisca.consulta"]) == 2
 
 
+@pytest.mark.robot
 def test_clicks_nothing_the_journal_records_but_the_login(walk: tuple[FlowResult, list[Any]]) -> None:
     _, entries = walk
     actions = [(e.portal, e.action) for e in entries]
@@ -92,6 +92,7 @@ def test_clicks_nothing_the_journal_records_but_the_login(walk: tuple[FlowResult
     assert [p for p, a in actions if a == "login"] == ["muisca"]
 
 
+@pytest.mark.robot
 def test_one_screen_with_renamed_ids_exits_5_naming_it(env: RobotEnv, monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the prefix page (P-02) is altered: its ids renamed by sandbox/drift.py's "ids"."""
     real_apply = drift.apply
@@ -183,6 +184,7 @@ def test_table_names_screens_versions_and_what_broke() -> None:
     assert good.ok and not bad.ok
 
 
+@pytest.mark.robot
 def test_a_screen_a_page_object_does_not_know_is_reported_and_nothing_clicked_on_it(
     env: RobotEnv, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,8 +26,6 @@ from sandbox.server import SandboxServer
 from sandbox.world import World
 from tests.fixtures_robot import FlowResult, RobotEnv
 
-pytestmark = pytest.mark.robot
-
 REPO = Path(__file__).resolve().parent.parent
 NIT = "901234567"
 #: Personal values planted in the sandbox's client: none may reach a recorded file.
@@ -74,6 +72,7 @@ def _check(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.robot
 def test_recorded_folder_is_laid_out_like_recordings(recorded: tuple[FlowResult, Path]) -> None:
     _, salida = recorded
     assert (salida / "manifest.toml").is_file()
@@ -85,6 +84,7 @@ def test_recorded_folder_is_laid_out_like_recordings(recorded: tuple[FlowResult,
         assert "<script" not in html.read_text(encoding="utf-8").lower(), html
 
 
+@pytest.mark.robot
 def test_recorded_folder_passes_the_check(recorded: tuple[FlowResult, Path]) -> None:
     _, salida = recorded
     done = _check("--recordings", str(salida))
@@ -94,6 +94,7 @@ def test_recorded_folder_passes_the_check(recorded: tuple[FlowResult, Path]) -> 
     assert re.search(r"Resultado correcto: \d+ conjuntos, (1\d|[2-9]\d) pantallas", done.stdout), done.stdout[-500:]
 
 
+@pytest.mark.robot
 def test_a_broken_selector_in_a_copy_fails_the_check_naming_it(
     recorded: tuple[FlowResult, Path], tmp_path: Path
 ) -> None:
@@ -114,6 +115,7 @@ def _forms(value: str) -> set[str]:
     return {f for f in forms if len(f) >= 4}
 
 
+@pytest.mark.robot
 def test_no_planted_personal_value_in_any_recorded_file(env: RobotEnv, recorded: tuple[FlowResult, Path]) -> None:
     _, salida = recorded
     client = env.world.clients[NIT]
@@ -132,6 +134,7 @@ def test_no_planted_personal_value_in_any_recorded_file(env: RobotEnv, recorded:
     assert "900123456" in prefix_page and "EMPRESA DEMO S.A.S." in prefix_page
 
 
+@pytest.mark.robot
 def test_har_holds_the_portal_hosts_only_without_cookies(env: RobotEnv, recorded: tuple[FlowResult, Path]) -> None:
     _, salida = recorded
     har = json.loads((salida / "red.har").read_text(encoding="utf-8"))
@@ -181,6 +184,7 @@ def test_an_aborted_recording_promotes_nothing(tmp_path: Path) -> None:
     assert not recorder.tmp.exists() and not salida.exists()
 
 
+@pytest.mark.robot
 def test_record_command_saves_the_entry_screen_and_passes_the_check(tmp_path: Path, env: RobotEnv) -> None:
     """``python -m bots.record`` (without a window here: nobody walks) saves the page it opens, the person's
     Enter ends it cleanly, and the folder passes the check."""
