@@ -17,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
@@ -196,8 +197,6 @@ def inspeccionar(
 ) -> InformePantalla:
     """Recognise ``screen`` on ``page`` and run every locator of its set (the newest defining it when
     the page is not recognised, to name what is missing)."""
-    from urllib.parse import urlsplit
-
     chosen = reconocer_version(page, sets, screen, timeout_s=timeout_s)
     reference = chosen or next(s for s in sets if screen in s.screens)
     spec = reference.screens[screen]

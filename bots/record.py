@@ -48,6 +48,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots.log import get_logger, redact_bytes
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from playwright.sync_api import Browser, BrowserContext, Page
 
     from bots.config import Client, Settings
@@ -243,13 +245,17 @@ def _clean_tree(root: Any) -> None:
                 el.set(attr, "#")
 
 
-def snapshot(page: Page) -> str:
-    """The page's DOM as rendered, iframes inlined as ``srcdoc``, without scripts or tracking."""
+def snapshot(page: Page, hosts: Sequence[str] = ()) -> str:
+    """The page's DOM as rendered, without scripts or tracking; the document of each iframe of the portal
+    (``hosts``, or without an address of its own) inlined as ``srcdoc``. Third-party frames (Cloudflare's
+    challenge, ads) keep only their element."""
     frames: list[str | None] = []
     for handle in page.query_selector_all("iframe"):
         try:
             frame = handle.content_frame()
-            frames.append(frame.content() if frame else None)
+            netloc = urlsplit(frame.url).netloc.lower() if frame else ""
+            own = frame is not None and (not netloc or netloc in hosts or frame.url.startswith("about:"))
+            frames.append(frame.content() if frame and own else None)
         except PlaywrightError:
             frames.append(None)
     root = lxml.html.document_fromstring(page.content())
@@ -342,6 +348,7 @@ class Recorder:
         self._hashes: set[str] = set()
         self._names: set[str] = set()
         self._render_context: BrowserContext | None = None
+        self._context: BrowserContext | None = None
         self.started = datetime.now(UTC)
 
     # -- the browser context ------------------------------------------------------------------------
@@ -389,7 +396,7 @@ class Recorder:
         ``checks``: ``{"habilitacion/2026/inicio": [absent locators], ...}``: what the check runs on it.
         """
         self.scrubber.learn(page)
-        html = self.scrubber.text(snapshot(page))
+        html = self.scrubber.text(snapshot(page, self.hosts()))
         digest = hashlib.sha256(html.encode()).hexdigest()
         if digest in self._hashes:
             return None
@@ -440,9 +447,7 @@ class Recorder:
         """The scrubbed HTML rendered without scripts (styles from the portal's origin) → PNG."""
         try:
             if self._render_context is None:
-                browser: Browser | None = None
-                for ctx in _contexts_of(self):
-                    browser = ctx.browser
+                browser: Browser | None = self._context.browser if self._context is not None else None
                 if browser is None:
                     return None
                 self._render_context = browser.new_context(
@@ -586,11 +591,6 @@ class Recorder:
 def _is_text(mime: str) -> bool:
     mime = mime.lower()
     return mime.startswith("text/") or any(t in mime for t in ("json", "javascript", "xml", "html"))
-
-
-def _contexts_of(recorder: Recorder) -> list[BrowserContext]:
-    context = getattr(recorder, "_context", None)
-    return [context] if context is not None else []
 
 
 def portal_folder(portal: str) -> str:

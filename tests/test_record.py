@@ -200,3 +200,18 @@ def test_record_command_saves_the_entry_screen_and_passes_the_check(tmp_path: Pa
     assert (salida / "red.har").is_file()
     checked = _check("--recordings", str(salida))
     assert checked.returncode == 0, checked.stdout[-3000:]
+
+
+def test_snapshot_inlines_the_portal_frames_and_drops_scripts_and_tracking(page: Any) -> None:
+    from bots.record import snapshot
+
+    page.set_content(
+        '<html><head><script>var s = 1;</script></head><body onload="go()">'
+        '<iframe id="marco" srcdoc="<p id=dentro>hola</p><script>x()</script>"></iframe>'
+        '<a id="enlace" href="javascript:go()">ir</a>'
+        '<img src="https://www.google-analytics.com/collect?v=1"></body></html>'
+    )
+    html = snapshot(page)
+    assert "dentro" in html and 'id="marco"' in html  # the frame's document, as srcdoc
+    assert "<script" not in html.lower() and "onload" not in html.lower()
+    assert "google-analytics" not in html and "javascript:" not in html
