@@ -16,7 +16,6 @@ same (``test_one_time_values_are_normalised``).
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Route
 
-from bots.browser import SYSTEM_CHROMIUM
 from bots.locators import Locators
 from bots.portals.catalogo.produccion import NUMBER_RANGES_PATH, AsociacionPrefijos
 from bots.portals.habilitacion.modos import ModosOperacion
@@ -61,10 +59,7 @@ def recording(tmp_path_factory: pytest.TempPathFactory, pymap_server: Any) -> It
     yield {"har": salida / "red.har", "urls": urls}
 
 
-def _replaying_context(playwright: Any, har: Path) -> Any:
-    bundled = playwright.chromium.executable_path
-    executable = None if bundled and os.path.exists(bundled) else str(SYSTEM_CHROMIUM)
-    browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--disable-gpu"])
+def _replaying_context(browser: Any, har: Path) -> Any:
     context = browser.new_context()
     context.route_from_har(str(har), not_found="abort")
 
@@ -76,11 +71,13 @@ def _replaying_context(playwright: Any, har: Path) -> Any:
             route.fallback(url=url)
 
     context.route(re.compile(r".*"), normalise)
-    return browser, context
+    return context
 
 
 @pytest.mark.robot
-def test_read_only_paths_replay_from_the_har_with_the_sandbox_stopped(recording: dict[str, Any]) -> None:
+def test_read_only_paths_replay_from_the_har_with_the_sandbox_stopped(
+    recording: dict[str, Any], browser: Any
+) -> None:
     hab, prod = recording["urls"]["habilitacion"], recording["urls"]["produccion"]
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{prod}/User/CompanyLogin", timeout=2)  # nobody answers there any more
@@ -89,27 +86,26 @@ def test_read_only_paths_replay_from_the_har_with_the_sandbox_stopped(recording:
     modes_url = next(u for u in urls if "/Contributor/ConfigureOperationModes" in u)
     catalogo = Locators("catalogo", root=REPO / "selectors")
     habilitacion = Locators("habilitacion", root=REPO / "selectors")
-    with sync_playwright() as playwright:
-        browser, context = _replaying_context(playwright, recording["har"])
-        try:
-            page = context.new_page()
-            # A recorded token link (any live token value maps onto the recorded one), then the pages.
-            page.goto(f"{prod}/User/AuthToken?pk=x|y&rk={NIT}&token=3f2b8c1e-0000-4000-8000-5a1b2c3d4e5f")
-            assert catalogo.screen(page, "sesion", timeout_s=10).screen == "sesion"
-            page.goto(f"{prod}{NUMBER_RANGES_PATH}")
-            prefixes = AsociacionPrefijos.recognise(page, catalogo, timeout_s=10)
-            assert prefixes.nit_facturador().startswith(NIT)
-            assert prefixes.nombre_facturador() == RAZON_SOCIAL
-            prefixes.prefijos_asociados()  # the table reads by its headers
-            page.goto(f"{hab}/User/AuthToken?pk=x|y&rk={NIT}&token=9a8b7c6d-1111-4000-8000-0f1e2d3c4b5a")
-            assert catalogo.screen(page, "sesion", timeout_s=10).screen == "sesion"
-            page.goto(modes_url)
-            modes = ModosOperacion.recognise(page, habilitacion, timeout_s=10)
-            rows = modes.filas()
-            assert rows and rows[0].software and rows[0].estado
-            assert urlsplit(page.url).hostname == urlsplit(hab).hostname
-        finally:
-            browser.close()
+    context = _replaying_context(browser, recording["har"])
+    try:
+        page = context.new_page()
+        # A recorded token link (any live token value maps onto the recorded one), then the pages.
+        page.goto(f"{prod}/User/AuthToken?pk=x|y&rk={NIT}&token=3f2b8c1e-0000-4000-8000-5a1b2c3d4e5f")
+        assert catalogo.screen(page, "sesion", timeout_s=10).screen == "sesion"
+        page.goto(f"{prod}{NUMBER_RANGES_PATH}")
+        prefixes = AsociacionPrefijos.recognise(page, catalogo, timeout_s=10)
+        assert prefixes.nit_facturador().startswith(NIT)
+        assert prefixes.nombre_facturador() == RAZON_SOCIAL
+        prefixes.prefijos_asociados()  # the table reads by its headers
+        page.goto(f"{hab}/User/AuthToken?pk=x|y&rk={NIT}&token=9a8b7c6d-1111-4000-8000-0f1e2d3c4b5a")
+        assert catalogo.screen(page, "sesion", timeout_s=10).screen == "sesion"
+        page.goto(modes_url)
+        modes = ModosOperacion.recognise(page, habilitacion, timeout_s=10)
+        rows = modes.filas()
+        assert rows and rows[0].software and rows[0].estado
+        assert urlsplit(page.url).hostname == urlsplit(hab).hostname
+    finally:
+        context.close()
 
 
 def test_one_time_values_are_normalised() -> None:
