@@ -64,7 +64,7 @@ from bots.portals.habilitacion.procesos import (
     dmy,
 )
 from bots.steps import StepStatus, exit_hook, irreversible
-from bots.text import contains
+from bots.text import contains, squash
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun
@@ -146,7 +146,7 @@ def approval_from(args: argparse.Namespace, client: Client) -> ProductionApprova
     if not (by and by.strip()) or not (when and when.strip()):
         raise InvalidInput("La aprobación necesita --aprobado-por y --fecha juntas (ninguna puede ir vacía).")
     return ProductionApproval(
-        fecha_inicio=_parse_date(when), aprobado_por=" ".join(by.split()), aprobado_en=datetime.now(BOGOTA)
+        fecha_inicio=_parse_date(when), aprobado_por=squash(by), aprobado_en=datetime.now(BOGOTA)
     )
 
 

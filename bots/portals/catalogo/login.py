@@ -29,6 +29,7 @@ from bots.portals.catalogo import (
     read_options,
     wait_for_turnstile,
 )
+from bots.text import squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -200,7 +201,7 @@ class TokenRechazado(Screen):
     def mensaje(self) -> str:
         """DIAN's text even when it sits in a hidden section (``textContent``)."""
         texts = self._message.evaluate_all("els => els.map(e => e.textContent || '')")
-        return next((" ".join(t.split()) for t in texts if t.strip()), "")
+        return next((squash(t) for t in texts if t.strip()), "")
 
 
 class TokenEnviado(Screen):
