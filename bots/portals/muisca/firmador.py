@@ -170,7 +170,7 @@ class Firmador:
             assert pedida is not None
             firma, error, enviada = pedida
             aviso = mensajes.clasificar(error, "muisca_firma")
-            if error and aviso is not None and aviso.kind is Kind.ESPERA:
+            if aviso is not None and aviso.kind is Kind.ESPERA:
                 raise mensajes.error_para(error, "muisca_firma")
             if not enviada:
                 raise PortalError("MUISCA no confirmó el envío de la clave dinámica", dian_text=error or None)
