@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clientes", type=int, help="lote: cuántos clientes simulados")
     parser.add_argument("--concurrencias", type=int, nargs="+", help="lote: niveles de concurrencia")
     parser.add_argument("--repeticiones", type=int, help="cambio: mediciones por caso")
+    parser.add_argument("--espera", type=float, help="cambio: segundos que el robot espera la pantalla")
     parser.add_argument("--archivos", nargs="+", help="suite: archivos de prueba a correr (por defecto todos)")
     parser.add_argument("--semilla", type=int, help="mail: semilla de los momentos de entrega")
     return parser
@@ -53,7 +54,7 @@ def options_for(name: str, args: argparse.Namespace) -> dict[str, object]:
                  "ventana": args.ventana, "seed": args.semilla},
         "flujo": {"rondas": args.rondas, "latencias_ms": args.latencias, "flujos": args.flujos},
         "lote": {"clientes": args.clientes, "concurrencias": args.concurrencias, "latencias_ms": args.latencias},
-        "cambio": {"repeticiones": args.repeticiones},
+        "cambio": {"repeticiones": args.repeticiones, "timeout_s": args.espera},
         "suite": {"archivos": args.archivos},
     }[name]
     return {k: v for k, v in wanted.items() if v is not None}
