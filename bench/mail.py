@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import imaplib
 import random
+import select
 import subprocess
 import threading
 import time
@@ -143,15 +144,17 @@ class IdleFloorWaiter(Waiter):
         self.client.idle()
 
     def _wait(self) -> None:
+        """Return when the socket turns readable with an EXISTS (idle_done reads whole lines, blocking)."""
         deadline = time.monotonic() + WAIT_TIMEOUT
-        try:
-            while time.monotonic() < deadline:
-                responses = self.client.idle_check(timeout=max(0.01, deadline - time.monotonic()))
-                if any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
-                    self.returned = time.monotonic()
-                    return
-        finally:
-            self.client.idle_done()
+        sock = self.client.socket()
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], max(0.0, deadline - time.monotonic()))
+            seen = time.monotonic()
+            _, responses = self.client.idle_done()
+            if readable and any(len(r) > 1 and r[1] == b"EXISTS" for r in responses):
+                self.returned = seen
+                return
+            self.client.idle()
 
 
 class PollWaiter(Waiter):
@@ -384,24 +387,36 @@ def twenty_clients(server: ImapServer, clients: int, window: float) -> dict[str,
         for t in threads:
             t.join(WAIT_TIMEOUT)
         out["robot"] = {"connections": held, "folders": len(watcher.folders), "commands_window": waiting_cmds,
-                        "commands_per_min": waiting_cmds * 60 / window, "got": len(got)}
-    # Bare pollers: each client its own connection, a look every 5 s.
+                        "commands_per_min": waiting_cmds * 60 / window, "got": len(got), "refused": 0, "refusal": ""}
+    # Bare pollers: each client its own connection, a look every 5 s. The sender connects first: a server
+    # may cap connections per user (Dovecot: mail_max_userip_connections), and the mail must get in.
     account = server.add_account(f"bench-shared-poll-{time.monotonic_ns()}@empresa-demo.test", PASSWORD)
+    sender = _connect(account)
+    base = established_to(server.port)
+    refused: list[str] = []
     with counting_commands() as counter:
-        pollers = [PollWaiter(account) for _ in range(clients)]
-        for p in pollers:
-            p.open()
-            p.arm()
+        pollers: list[PollWaiter] = []
+        for _ in range(clients):
+            poller = PollWaiter(account)
+            try:
+                poller.open()
+            except Exception as exc:
+                refused.append(str(exc)[:160])
+                continue
+            pollers.append(poller)
+            poller.arm()
         before = counter["n"]
         time.sleep(window)
         held = established_to(server.port) - base
         waiting_cmds = counter["n"] - before
-        server.deliver(account.username, _mail(account.username, "QkVOQ0gyMA=="))
+        sender.append("INBOX", _mail(account.username, "QkVOQ0gyMA=="))
         got_poll = sum(1 for p in pollers if p.result(WAIT_TIMEOUT) is not None)
         for p in pollers:
             p.close()
-        out["poll_5s"] = {"connections": held, "folders": 1, "commands_window": waiting_cmds,
-                          "commands_per_min": waiting_cmds * 60 / window, "got": got_poll}
+    sender.logout()
+    out["poll_5s"] = {"connections": held, "folders": 1, "commands_window": waiting_cmds,
+                      "commands_per_min": waiting_cmds * 60 / window, "got": got_poll, "refused": len(refused),
+                      "refusal": refused[0] if refused else ""}
     return out
 
 
@@ -463,12 +478,15 @@ def run(rapido: bool = False, *, rondas: int | None = None, servidores: list[str
                     rows.append([name, kind, NOT_AVAILABLE, "—", "—", "—", "—"])
                 continue
             s = stats[kind]
-            ratio = s["p50"] / floor if floor else float("nan")
-            rows.append([name, kind, s["n"], fmt(s["p50"]), fmt(s["p95"]), fmt(s["p50"] - floor), fmt(ratio, 1)
-                         + "x" if kind != "idle_floor" else "1x"])
+            # A ratio to a floor of a few ms (pymap runs in this process) says nothing: shown from 10 ms on.
+            ratio = fmt(s["p50"] / floor, 1) + "x" if floor >= 0.010 else "—"
+            rows.append([name, kind, s["n"], fmt(s["p50"]), fmt(s["p95"]), fmt(s["p50"] - floor), ratio])
         for kind, c in crowd.items():
-            crowd_rows.append([name, kind, c["connections"], c["folders"], c["commands_window"],
+            crowd_rows.append([name, kind, c["connections"], c["refused"], c["folders"], c["commands_window"],
                                fmt(c["commands_per_min"], 1), c["got"]])
+            if c["refused"]:
+                result.notes.append(f"{name}: {c['refused']} de 20 clientes de {kind} no pudieron conectarse: "
+                                    f"{c['refusal']}")
         gap = (stats["robot"]["p50"] - floor) * 1000
         verdict = "cumple" if gap <= 20 else "NO cumple"
         result.notes.append(f"{name}: p50 del robot {gap:.0f} ms sobre el piso del servidor (meta ≤ 20 ms: {verdict}).")
@@ -489,6 +507,6 @@ def run(rapido: bool = False, *, rondas: int | None = None, servidores: list[str
     result.tables.append(md_table(
         ["servidor", "espera", "n", "p50 s", "p95 s", "p50 − piso s", "p50 / piso"], rows))
     result.tables.append(md_table(
-        ["servidor", "20 clientes en un buzón", "conexiones IMAP", "carpetas", "comandos en la ventana",
+        ["servidor", "20 clientes en un buzón", "conexiones IMAP", "rechazadas", "carpetas", "comandos en la ventana",
          "comandos/min", "recibieron"], crowd_rows))
     return result
