@@ -52,8 +52,8 @@ def run(rapido: bool = False, *, rondas: int | None = None, latencias_ms: list[f
             "wall = python -m flows.<flow> --json as a subprocess for a fresh client (process start to exit), "
             "sandbox latency L on every portal request (sandbox.faults.set_request_latency); floor(L) = median "
             "wall at 0 ms + time the sandbox held at least one of the run's requests (union of the latency "
-            "intervals, = requests x L when they are sequential); ratio = wall / floor. Rounds interleave the "
-            "latencies."
+            "intervals, = requests x L when they are sequential); ratio = wall / floor. One warm-up run per flow "
+            "is not counted; rounds interleave the latencies, in an order rotated each round."
         ),
         config={"rounds": n, "latencies_ms": latencies, "flows": flows, "target_ratio": TARGET},
     )
@@ -61,8 +61,9 @@ def run(rapido: bool = False, *, rondas: int | None = None, latencias_ms: list[f
     with BenchEnv() as env:
         for flow in flows:
             runs: dict[float, list[tuple[FlowRun, int, float]]] = {lat: [] for lat in latencies}
-            for _ in range(n):
-                for lat in latencies:
+            one_run(env, flow, 0.0)  # warm-up, not counted: the first Chromium start and page cache are cold
+            for i in range(n):
+                for lat in latencies[i % len(latencies):] + latencies[:i % len(latencies)]:  # rotate the order
                     runs[lat].append(one_run(env, flow, lat / 1000))
             bad = [(lat, r) for lat, rs in runs.items() for r, _, _ in rs if r.status not in ("ok", "ya_hecho")]
             for lat, r in bad:
