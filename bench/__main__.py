@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import RESULTS, Result, Run, write_result
+from bots.cli import SpanishArgumentParser
+from bots.errors import InvalidInput
 
 BENCHMARKS = {
     "mail": "correo: del APPEND a la clave leída; robot, piso IDLE, sondeo 5 s y RPA Framework; 20 clientes",
@@ -20,15 +22,12 @@ BENCHMARKS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SpanishArgumentParser(
         prog="python -m bench",
         description="Mide el robot frente a su piso y a sus pares. Sin nombre corre todos, en orden. Cada uno "
         "escribe bench/results/<nombre>.json y bench/results/<nombre>.md.",
-        epilog="\n".join(f"  {k:<7} {v}" for k, v in BENCHMARKS.items()),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        add_help=False,
+        epilog="Benchmarks: " + "; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()) + ".",
     )
-    parser.add_argument("-h", "--help", action="help", help="muestra esta ayuda y termina")
     parser.add_argument("nombre", nargs="?", choices=list(BENCHMARKS), help="el benchmark a correr (todos si se omite)")
     parser.add_argument("--rapido", action="store_true", help="configuración corta, para equipos compartidos")
     parser.add_argument("--salida", type=Path, default=RESULTS, help="carpeta de resultados (bench/results)")
@@ -61,7 +60,11 @@ def options_for(name: str, args: argparse.Namespace) -> dict[str, object]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except InvalidInput as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
     names = [args.nombre] if args.nombre else list(BENCHMARKS)
     failed = 0
     for name in names:
