@@ -52,6 +52,7 @@ from bots.cli import Outcome, SpanishArgumentParser, Status, help_text, run_flow
 from bots.clock import BOGOTA
 from bots.errors import InvalidInput, RobotError
 from bots.log import bound, get_logger
+from bots.text import squash
 
 if TYPE_CHECKING:
     from bots.config import Client, Settings
@@ -175,7 +176,7 @@ def report(flow: str, results: Sequence[tuple[Client, Outcome]]) -> str:
 
 
 def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
+    text = squash(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
