@@ -61,7 +61,8 @@ def run(rapido: bool = False, *, rondas: int | None = None, latencias_ms: list[f
     with BenchEnv() as env:
         for flow in flows:
             runs: dict[float, list[tuple[FlowRun, int, float]]] = {lat: [] for lat in latencies}
-            one_run(env, flow, 0.0)  # warm-up, not counted: the first Chromium start and page cache are cold
+            if len(latencies) > 1:  # warm-up, not counted: the first Chromium start and page cache are cold
+                one_run(env, flow, 0.0)
             for i in range(n):
                 for lat in latencies[i % len(latencies):] + latencies[:i % len(latencies)]:  # rotate the order
                     runs[lat].append(one_run(env, flow, lat / 1000))
