@@ -487,6 +487,10 @@ def run(rapido: bool = False, *, rondas: int | None = None, servidores: list[str
             if c["refused"]:
                 result.notes.append(f"{name}: {c['refused']} de 20 clientes de {kind} no pudieron conectarse: "
                                     f"{c['refusal']}")
+        if floor < 0.010:
+            result.notes.append(f"{name}: el piso es de {floor * 1000:.0f} ms: el servidor anuncia el correo antes de "
+                                "responder OK al APPEND (pymap corre en el proceso del benchmark), así que no hay "
+                                "razón al piso; cuenta la diferencia.")
         gap = (stats["robot"]["p50"] - floor) * 1000
         verdict = "cumple" if gap <= 20 else "NO cumple"
         result.notes.append(f"{name}: p50 del robot {gap:.0f} ms sobre el piso del servidor (meta ≤ 20 ms: {verdict}).")
