@@ -207,6 +207,7 @@ class Store:
         evidence: list[str] | None = None,
         failed: bool = False,
         ran: bool = True,
+        at: datetime | None = None,
     ) -> StepRow:
         """Store a step's result. ``failed`` counts an application failure (reset by anything else)."""
         if step not in PIPELINE or status not in STEP_STATUSES:
@@ -226,7 +227,7 @@ class Store:
                     nit, step, status, attempts, current.total_runs + (1 if ran else 0),
                     json.dumps(outcome, ensure_ascii=False) if outcome is not None else
                     (json.dumps(current.last_outcome, ensure_ascii=False) if current.last_outcome else None),
-                    json.dumps(known), _iso(not_before), _iso(now_utc()),
+                    json.dumps(known), _iso(not_before), _iso(at or now_utc()),
                 ),
             )
         return self.steps(nit)[step]

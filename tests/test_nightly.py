@@ -1,0 +1,121 @@
+"""The nightly run (`python -m flows.lote` with no flow name) against the sandbox: real Chromium, real
+IMAP, clients in mixed stages over two simulated nights, approvals between nights, an injected 500,
+an interactive CAPTCHA, the report's operator actions, no duplicate irreversible action."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import catalogo_state, muisca_state
+from sandbox.faults import Fault
+from tests.fixtures_prefijo import add_resolution
+from tests.fixtures_robot import FlowResult, RobotEnv
+
+pytestmark = [pytest.mark.browser]
+
+NUEVO = "900123456"  # pendiente de registro, sin solicitud en MUISCA
+ACEPTADO = "900555001"  # set aceptado; solicitud DEFINITIVO por firmar; sin aprobación la primera noche
+LISTO = "900777002"  # sincronizado; resolución formalizada hace 3 horas; un 500 en su primer ingreso
+CAPTCHA = "900888003"  # Turnstile interactivo: requiere una persona
+IRREVERSIBLE = (
+    "registrar_facturador", "asociar_software", "registrar_fecha_produccion", "sincronizar_produccion",
+    "asociar_prefijo", "definitivo", "firmar",
+)
+PIPELINE_ARGS = ("--prefijo", "FE", "--desde", "1", "--hasta", "1000", "--json")
+
+
+def night_env(env: RobotEnv, days: int) -> dict[str, str]:
+    """Settings of a night ``days`` after today (the sandbox clock moves the same)."""
+    now = datetime.now(UTC) + timedelta(days=days)
+    return {"DIAN_NIGHTLY_NOW": now.isoformat(), "DIAN_RATE_PER_HOST_S": "0.02", "DIAN_RETRY_BACKOFF_S": "0"}
+
+
+def run_night(env: RobotEnv, days: int, *args: str, timeout: float = 400) -> FlowResult:
+    return env.run("lote", *PIPELINE_ARGS, "--concurrencia", "2", *args, env=night_env(env, days), timeout=timeout)
+
+
+def clients(result: FlowResult) -> dict[str, dict[str, Any]]:
+    assert result.json is not None, result.stderr[-3000:]
+    return {c["nit"]: c for c in result.json["data"]["clientes"]}
+
+
+def setup_world(env: RobotEnv) -> None:
+    world = env.world
+    for nit, hab, muisca in ((NUEVO, "pendiente_registro", "sin_solicitud"), (ACEPTADO, "aceptado", "definitivo"),
+                             (LISTO, "sincronizado", "formalizada"), (CAPTCHA, "sincronizado", "sin_solicitud")):
+        env.add_client(nit)
+        catalogo_state.set_stage(world, nit, hab, email=f"recepcion+{nit}@empresa-demo.test")
+        muisca_state.set_stage(world, nit, muisca)
+    world.clients[CAPTCHA].turnstile = "interactive"
+    world.resolutions = [r for r in world.resolutions if r.nit != LISTO]
+    add_resolution(world, LISTO, number="18764000000001")
+    world.faults.inject(LISTO, "login", Fault(http_500=True, times=1))
+
+
+def irreversible_counts(env: RobotEnv) -> dict[tuple[str, str], int]:
+    counts: dict[tuple[str, str], int] = {}
+    for entry in env.world.journal.entries():
+        if entry.action in IRREVERSIBLE and entry.details.get("ok", True):
+            counts[(entry.nit, entry.action)] = counts.get((entry.nit, entry.action), 0) + 1
+    return counts
+
+
+def assert_no_duplicate_irreversible(env: RobotEnv) -> None:
+    for (nit, action), count in irreversible_counts(env).items():
+        assert count <= (2 if action == "firmar" else 1), f"{nit} {action} x{count}"
+
+
+def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
+    env, world = robot_env, robot_env.world
+    setup_world(env)
+
+    first = run_night(env, 0)
+    rows = clients(first)
+    assert rows[LISTO]["paso_pendiente"] is None, _debug(first)  # after one injected 500 on its login
+    assert rows[LISTO]["accion"].startswith("Avisar a CADENA S. A.")  # the provider's own step
+    assert rows[NUEVO]["paso_pendiente"] == "set_aceptado" and rows[NUEVO]["resultado"] == "esperando"
+    assert rows[ACEPTADO]["paso_pendiente"] == "fecha_produccion"
+    assert rows[ACEPTADO]["resultado"] == "requiere_humano" and "flows.aprobar" in rows[ACEPTADO]["accion"]
+    assert rows[CAPTCHA]["resultado"] == "requiere_humano" and "CAPTCHA" in rows[CAPTCHA]["accion"]
+    assert first.returncode == 4 and first.json is not None
+    assert world.journal.count(LISTO, "falla_inyectada") == 1
+    assert_no_duplicate_irreversible(env)
+    after_first = irreversible_counts(env)
+
+    # Between nights: a day passes at DIAN, and the client approves the production date.
+    world.clock.advance(days=1)
+    fecha = (world.clock.now() + timedelta(days=1)).date().isoformat()
+    approved = env.run("aprobar", "--cliente", ACEPTADO, "--fecha", fecha, "--aprobado-por", "Ana Gómez (correo)",
+                       "--json")
+    assert approved.returncode == 0, approved.stderr
+
+    second = run_night(env, 1)
+    rows = clients(second)
+    assert rows[NUEVO]["paso_pendiente"] == "fecha_produccion", _debug(second)  # accepted, now needs approval
+    assert "flows.aprobar" in rows[NUEVO]["accion"]
+    assert rows[ACEPTADO]["paso_pendiente"] == "asociar_prefijo", _debug(second)  # signed; resolution not synced yet
+    assert rows[ACEPTADO]["resultado"] == "esperando" and rows[ACEPTADO]["cuando"]
+    assert rows[LISTO]["paso_pendiente"] is None and rows[CAPTCHA]["resultado"] == "requiere_humano"
+    assert world.journal.count(ACEPTADO, "registrar_fecha_produccion") == 1
+    assert irreversible_counts(env).get((LISTO, "asociar_prefijo")) == after_first[(LISTO, "asociar_prefijo")] == 1
+    assert_no_duplicate_irreversible(env)
+
+    # The HTML report, offline, in Chromium: one row per client and the operator's actions.
+    assert second.json is not None
+    report = Path(second.json["data"]["informe"])
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(report.as_uri())
+    assert page.locator("#clientes tbody tr").count() == 4
+    assert "flows.aprobar --cliente 900123456" in page.locator(f"#acciones li[data-nit='{NUEVO}']").inner_text()
+    assert "CAPTCHA" in page.locator(f"#clientes tr[data-nit='{CAPTCHA}'] td.accion").inner_text()
+    assert all(u.startswith("file:") for u in requests)
+
+
+def _debug(result: FlowResult) -> str:
+    return json.dumps(result.json, ensure_ascii=False, indent=1)[:6000] if result.json else result.stderr[-6000:]
