@@ -5,6 +5,11 @@ an interactive CAPTCHA, the report's operator actions, no duplicate irreversible
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +19,7 @@ import pytest
 from sandbox import catalogo_state, muisca_state
 from sandbox.faults import Fault
 from tests.fixtures_prefijo import add_resolution
-from tests.fixtures_robot import FlowResult, RobotEnv
+from tests.fixtures_robot import REPO, FlowResult, RobotEnv
 
 pytestmark = [pytest.mark.browser]
 
@@ -119,3 +124,67 @@ def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
 
 def _debug(result: FlowResult) -> str:
     return json.dumps(result.json, ensure_ascii=False, indent=1)[:6000] if result.json else result.stderr[-6000:]
+
+
+def _runner(env: RobotEnv, *args: str, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    full = {**os.environ, **env.env, **night_env(env, 0), **(extra or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.lote", *PIPELINE_ARGS, *args], cwd=REPO, env=full,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for(condition: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_worker_dying_right_after_a_click_loses_nothing(robot_env: RobotEnv) -> None:
+    env, world = robot_env, robot_env.world
+    env.add_client(NUEVO)
+    result = env.run("lote", *PIPELINE_ARGS, "--concurrencia", "1",
+                     env={**night_env(env, 0), "DIAN_TEST_EXIT_AFTER_CLICK": "asociar_software.asociar"})
+    rows = clients(result)
+    assert rows[NUEVO]["paso_pendiente"] == "set_aceptado", _debug(result)  # the new worker reconciled the click
+    assert world.journal.count(NUEVO, "asociar_software") == 1
+    assert "un proceso de trabajo terminó de forma abrupta" in result.stderr
+    assert_no_duplicate_irreversible(env)
+
+
+def test_kill_9_of_the_runner_mid_run_then_a_rerun_loses_nothing(robot_env: RobotEnv) -> None:
+    env, world = robot_env, robot_env.world
+    env.add_client(NUEVO)
+    runner = _runner(env, "--concurrencia", "1")
+    try:
+        _wait_for(lambda: world.journal.count(NUEVO, "registrar_facturador") == 1)
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.communicate(timeout=30)
+    # The worker dies with its runner (the client's lock with it): the re-run takes over at once.
+    again = env.run("lote", *PIPELINE_ARGS, "--concurrencia", "1", env=night_env(env, 0))
+    rows = clients(again)
+    assert rows[NUEVO]["paso_pendiente"] == "set_aceptado", _debug(again)
+    assert rows[NUEVO]["pasos"]["registrar"]["estado"] == "hecho"
+    assert world.journal.count(NUEVO, "registrar_facturador") == 1
+    assert world.journal.count(NUEVO, "asociar_software") == 1
+    assert_no_duplicate_irreversible(env)
+
+
+def test_two_runs_at_once_never_process_the_same_client(robot_env: RobotEnv) -> None:
+    env, world = robot_env, robot_env.world
+    for nit in (NUEVO, ACEPTADO):
+        env.add_client(nit)
+    catalogo_state.set_stage(world, ACEPTADO, "registrado", email=f"recepcion+{ACEPTADO}@empresa-demo.test")
+    first, second = _runner(env, "--concurrencia", "1"), _runner(env, "--concurrencia", "1")
+    outputs = [p.communicate(timeout=300) for p in (first, second)]
+    skipped = sum(err.count("cliente en proceso por otra ejecución") for _, err in outputs)
+    assert skipped >= 1, outputs[0][1][-2000:]
+    for nit in (NUEVO, ACEPTADO):
+        assert world.journal.count(nit, "asociar_software") == 1
+        assert world.journal.count(nit, "solicitar_token") <= 2  # one session per run that held the lock
+    assert world.journal.count(NUEVO, "registrar_facturador") == 1
+    assert_no_duplicate_irreversible(env)
+    final = json.loads(outputs[1][0] or outputs[0][0])
+    assert final["status"] in ("esperando", "requiere_humano")
