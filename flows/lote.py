@@ -396,11 +396,11 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
             rows = store.steps(nit)
             steps, why = next_steps(rows, now, approval, datetime.now(UTC))
             if not steps:
-                return {"nit": nit, "ran": ran, "stopped": why}
+                return _with_clicks({"nit": nit, "ran": ran, "stopped": why})
             portal = PORTAL_OF[steps[0]]
             breaker = store.breaker(portal)
             if breaker.is_open(datetime.now(UTC)):
-                return {"nit": nit, "ran": ran, "stopped": f"portal {portal} en pausa", "paused": portal}
+                return _with_clicks({"nit": nit, "ran": ran, "stopped": f"portal {portal} en pausa", "paused": portal})
             flow = "habilitacion" if steps[0] in _HABILITACION else steps[0]
             outcome = _run_flow_for(flow, client, settings, watchers, options, approval)
             results = _step_results(flow, steps, rows, outcome, now, settings)
@@ -433,17 +433,25 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
             if failed_now:
                 row = store.steps(nit)[failed_now[0]]
                 if row.status != FALLIDO or row.not_before is None:
-                    return {"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: {row.status}"}
+                    return _with_clicks({"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: {row.status}"})
                 wait_s = (row.not_before - datetime.now(UTC)).total_seconds()
                 if wait_s > _MAX_IN_JOB_WAIT_S:
-                    return {"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: reintento más tarde"}
+                    return _with_clicks({"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: reintento más tarde"})
                 # The computed backoff before retrying an application failure (not a fixed sleep).
                 time.sleep(max(0.0, wait_s))
                 continue
             if any(r[0] != HECHO for r in results.values()):
-                return {"nit": nit, "ran": ran, "stopped": outcome.status.value}
+                return _with_clicks({"nit": nit, "ran": ran, "stopped": outcome.status.value})
     finally:
         lock.release()
+
+
+def _with_clicks(result: dict[str, Any]) -> dict[str, Any]:
+    """A job's result with the irreversible clicks this worker made for its client."""
+    from bots import steps
+
+    result["irreversibles"] = steps.done_this_run(result["nit"])
+    return result
 
 
 def _run_flow_for(flow: str, client: Client, settings: Settings, watchers: MailWatchers, options: NightOptions,
@@ -628,7 +636,7 @@ def build_night_parser() -> SpanishArgumentParser:
 def night_main(argv: Sequence[str]) -> Outcome:
     """``python -m flows.lote`` without a flow name: the nightly run."""
     from bots.config import load_clients, load_settings
-    from bots.log import bind, new_run_id
+    from bots.log import bind, current_context, new_run_id
     from bots.state.report import build_report, write_html
     from bots.validation import validate_nit
 
@@ -645,7 +653,7 @@ def night_main(argv: Sequence[str]) -> Outcome:
         selected = [clients[n] for n in wanted]
     else:
         selected = [c for c in clients.values() if c.activo]
-    run_id = new_run_id()
+    run_id = current_context().get("run_id") or new_run_id()
     bind(run_id=run_id)
     with Store.open(settings) as store:
         if args.solo_fallidos:
@@ -668,7 +676,13 @@ def night_main(argv: Sequence[str]) -> Outcome:
     report_data["informe"] = str(html_path)
     print(_night_table(report_data), file=sys.stderr)
     status = Status(report_data["status"])
-    return Outcome(status=status, message=report_data["message"] + f" Informe: {html_path}", data=report_data)
+    clicks = [f"{j['nit']}: " + ", ".join(f"«{s}»" for s in j["irreversibles"]) for j in jobs if j.get("irreversibles")]
+    report_data["irreversibles"] = {j["nit"]: j["irreversibles"] for j in jobs if j.get("irreversibles")}
+    return Outcome(
+        status=status, message=report_data["message"] + f" Informe: {html_path}", data=report_data,
+        this_run=("En esta corrida se hizo o intentó (irreversible): " + "; ".join(clicks) + ".") if clicks
+        else "En esta corrida no se hizo ningún clic irreversible.",
+    )
 
 
 def _report_path(settings: Settings, run_id: str) -> Path:

@@ -177,7 +177,10 @@ def test_two_runs_at_once_never_process_the_same_client(robot_env: RobotEnv) -> 
     for nit in (NUEVO, ACEPTADO):
         env.add_client(nit)
     catalogo_state.set_stage(world, ACEPTADO, "registrado", email=f"recepcion+{ACEPTADO}@empresa-demo.test")
-    first, second = _runner(env, "--concurrencia", "1"), _runner(env, "--concurrencia", "1")
+    world.faults.inject(NUEVO, "login", Fault(latency_s=2, times=0))  # NUEVO takes a while
+    first = _runner(env, "--concurrencia", "1")
+    _wait_for(lambda: world.journal.count(NUEVO, "solicitar_token") >= 1)  # the first run holds NUEVO
+    second = _runner(env, "--concurrencia", "1")
     outputs = [p.communicate(timeout=300) for p in (first, second)]
     skipped = sum(err.count("cliente en proceso por otra ejecución") for _, err in outputs)
     assert skipped >= 1, outputs[0][1][-2000:]
