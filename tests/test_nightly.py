@@ -191,3 +191,34 @@ def test_two_runs_at_once_never_process_the_same_client(robot_env: RobotEnv) -> 
     assert_no_duplicate_irreversible(env)
     final = json.loads(outputs[1][0] or outputs[0][0])
     assert final["status"] in ("esperando", "requiere_humano")
+
+
+def test_repeated_portal_errors_pause_the_portal_and_solo_fallidos_reruns_only_the_failed(
+    robot_env: RobotEnv,
+) -> None:
+    from bots.state import HECHO, PIPELINE, Store
+
+    env, world = robot_env, robot_env.world
+    first_nit, second_nit = LISTO, CAPTCHA
+    with Store(env.output_dir / "estado.sqlite3") as store:
+        for nit in (first_nit, second_nit):
+            env.add_client(nit)
+            catalogo_state.set_stage(world, nit, "sincronizado", email=f"recepcion+{nit}@empresa-demo.test")
+            for step in PIPELINE[:5]:  # the state says habilitación is done: MUISCA is next
+                store.record(nit, step, HECHO)
+    world.faults.inject("*", "login", Fault(http_500=True, times=0))
+    settings = {**night_env(env, 0), "DIAN_BREAKER_THRESHOLD": "2", "DIAN_READ_ATTEMPTS": "1"}
+
+    result = env.run("lote", *PIPELINE_ARGS, "--concurrencia", "1", env=settings)
+    assert result.json is not None, result.stderr[-3000:]
+    data = result.json["data"]
+    assert [p["portal"] for p in data["portales_en_pausa"]] == ["muisca"], _debug(result)
+    assert result.returncode == 5
+    rows = clients(result)
+    tried = [n for n in (first_nit, second_nit) if rows[n]["pasos"]["solicitar_numeracion"]["estado"] != "pendiente"]
+    assert len(tried) == 1  # the other client was not sent to a paused portal
+    assert "en pausa" in rows[({first_nit, second_nit} - set(tried)).pop()]["detalle"]
+    assert world.journal.count(None, "falla_inyectada") == 2
+
+    again = env.run("lote", *PIPELINE_ARGS, "--solo-fallidos", env=settings)
+    assert again.json is not None and [c["nit"] for c in again.json["data"]["clientes"]] == tried
