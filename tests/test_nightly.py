@@ -177,7 +177,7 @@ def test_two_runs_at_once_never_process_the_same_client(robot_env: RobotEnv) -> 
     for nit in (NUEVO, ACEPTADO):
         env.add_client(nit)
     catalogo_state.set_stage(world, ACEPTADO, "registrado", email=f"recepcion+{ACEPTADO}@empresa-demo.test")
-    world.faults.inject(NUEVO, "login", Fault(latency_s=2, times=0))  # NUEVO takes a while
+    world.faults.inject(NUEVO, "login", Fault(latency_s=1, times=0))  # NUEVO takes a while
     first = _runner(env, "--concurrencia", "1")
     _wait_for(lambda: world.journal.count(NUEVO, "solicitar_token") >= 1)  # the first run holds NUEVO
     second = _runner(env, "--concurrencia", "1")
