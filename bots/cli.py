@@ -32,7 +32,8 @@ from playwright.sync_api import Error as PlaywrightError
 from pydantic import BaseModel, Field
 
 from bots import steps
-from bots.errors import BOGOTA, ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
+from bots.clock import BOGOTA
+from bots.errors import ExitCode, InvalidInput, NeedsHuman, PortalChanged, RobotError, Waiting
 from bots.log import bind, configure_logging, current_context, get_logger, new_run_id, redact_text, redact_value
 
 log = get_logger(__name__)

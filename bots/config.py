@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -31,8 +31,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bots.errors import BOGOTA, InvalidInput
+from bots.clock import BOGOTA
+from bots.errors import InvalidInput
 from bots.log import get_logger, register_secret
+from bots.mail import MailboxAccess
+from bots.spanish_errors import spanish_errors
 from bots.validation import (
     nit_check_digit,
     validate_document_number,
@@ -40,9 +43,6 @@ from bots.validation import (
     validate_nit,
     validate_uuid,
 )
-
-if TYPE_CHECKING:
-    from bots.mail import MailboxAccess
 
 log = get_logger(__name__)
 
@@ -150,14 +150,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Batch.
-    batch_workers: int = Field(1, ge=1, le=32)
     batch_browser_recycle: int = Field(20, ge=1)
-    batch_max_attempts: int = Field(3, ge=1)
-    batch_retry_delay_min: int = Field(30, ge=1)
 
     # Nightly run (flows.lote without a flow name).
     state_url: str | None = None  # sqlite:///path or a path; default <output_dir>/estado.sqlite3
     nightly_workers: int | None = Field(None, ge=1, le=32)  # default: fitted to cores and memory
+    nightly_max_attempts: int = Field(3, ge=1, le=10)  # application failures of a step in one night
+    nightly_retry_delay_min: int = Field(30, ge=1)  # a wait without retry_at: look again after this
     rate_per_host_s: float = Field(1.0, ge=0)  # seconds between two requests to one DIAN host
     retry_backoff_s: float = Field(60, ge=0)  # first wait after an application failure (doubles)
     breaker_threshold: int = Field(3, ge=1)  # consecutive portal errors that pause a portal
@@ -227,53 +226,6 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = spanish_errors(exc, prefix="DIAN_")
         raise InvalidInput("Configuración inválida:\n  " + "\n  ".join(problems)) from None
-
-
-# --- pydantic errors in Spanish ----------------------------------------------------------------
-
-_ERROR_TEXT = {
-    "missing": "falta este campo",
-    "extra_forbidden": "campo desconocido (¿error de escritura?)",
-    "string_type": "debe ser texto entre comillas",
-    "string_too_short": "no puede estar vacío",
-    "int_type": "debe ser un número entero",
-    "int_parsing": "debe ser un número entero",
-    "float_parsing": "debe ser un número",
-    "bool_type": "debe ser true o false",
-    "bool_parsing": "debe ser true o false",
-    "date_type": "debe ser una fecha AAAA-MM-DD",
-    "date_parsing": "debe ser una fecha AAAA-MM-DD",
-    "date_from_datetime_parsing": "debe ser una fecha AAAA-MM-DD",
-    "datetime_type": "debe ser fecha y hora, p. ej. 2026-03-01T10:00:00-05:00",
-    "datetime_parsing": "debe ser fecha y hora, p. ej. 2026-03-01T10:00:00-05:00",
-    "datetime_from_date_parsing": "debe ser fecha y hora, p. ej. 2026-03-01T10:00:00-05:00",
-    "list_type": 'debe ser una lista, p. ej. ["INBOX"]',
-    "tuple_type": 'debe ser una lista, p. ej. ["INBOX"]',
-    "too_short": "no puede estar vacío",
-    "dict_type": "debe ser una tabla TOML",
-    "model_type": "debe ser una tabla TOML",
-    "model_attributes_type": "debe ser una tabla TOML",
-    "greater_than": "es demasiado pequeño",
-    "greater_than_equal": "es demasiado pequeño",
-    "less_than_equal": "es demasiado grande",
-}
-
-
-def spanish_errors(exc: ValidationError, *, prefix: str = "") -> list[str]:
-    """Turn a pydantic ``ValidationError`` into Spanish lines ``campo: problema``."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(raíz)"
-        kind = err["type"]
-        if kind == "value_error":
-            text = str(err.get("ctx", {}).get("error") or err["msg"]).removeprefix("Value error, ")
-        elif kind == "literal_error":
-            expected = str(err.get("ctx", {}).get("expected", "")).replace(" or ", " o ")
-            text = f"valor {err.get('input')!r} no permitido; use {expected}"
-        else:
-            text = _ERROR_TEXT.get(kind, err["msg"])
-        lines.append(f"{prefix.upper() + loc.upper() if prefix else loc}: {text}")
-    return lines
 
 
 # --- secrets -----------------------------------------------------------------------------------
@@ -430,8 +382,6 @@ class Mailbox(_Model):
 
     def access(self, settings: Settings | None = None) -> MailboxAccess:
         """Connection data for ``bots.mail`` with the password or XOAUTH2 token resolved."""
-        from bots.mail import MailboxAccess
-
         secret = resolve_secret(self.secreto, settings)
         return MailboxAccess(
             host=self.host,

@@ -25,9 +25,21 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
 
-BOGOTA = ZoneInfo("America/Bogota")
+from bots.clock import BOGOTA
+from bots.log import redact_text
+
+__all__ = [
+    "BOGOTA",  # re-exported for the modules that still import it from here; new code: bots.clock
+    "ExitCode",
+    "InvalidInput",
+    "NeedsHuman",
+    "PortalChanged",
+    "PortalError",
+    "RobotError",
+    "Waiting",
+    "exit_code_for",
+]
 
 
 class ExitCode(IntEnum):
@@ -42,11 +54,9 @@ class ExitCode(IntEnum):
 
 
 def _clean(text: str | None) -> str | None:
-    """Redact secrets from operator-visible text (lazy import: bots.log has no dependency here)."""
+    """Redact secrets from operator-visible text (prose: the ``clave: x`` pattern is not applied)."""
     if text is None:
         return None
-    from bots.log import redact_text
-
     return redact_text(str(text), key_values=False)
 
 

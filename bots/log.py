@@ -20,18 +20,15 @@ import re
 import secrets as _random
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from datetime import datetime
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 from urllib.parse import quote, quote_plus
-from zoneinfo import ZoneInfo
 
 import structlog
 from pydantic import SecretBytes, SecretStr
 
-if TYPE_CHECKING:
-    from bots.config import Settings
+from bots.clock import now_bogota
 
 REDACTED = "***"
 MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary text; they are not registered
@@ -211,7 +208,7 @@ def redact_value(value: Any, key: str | None = None) -> Any:
     return redact_text(str(value))
 
 
-def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: redact every field of the event (run after ``format_exc_info``)."""
     return {k: redact_value(v, k if k not in ("event", "exception") else None) for k, v in event_dict.items()}
 
@@ -221,7 +218,7 @@ def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict
 
 def new_run_id() -> str:
     """A run id that sorts by time: ``20260301-221500-3fa85f`` (Bogotá time)."""
-    now = datetime.now(ZoneInfo("America/Bogota"))
+    now = now_bogota()
     return f"{now:%Y%m%d-%H%M%S}-{_random.token_hex(3)}"
 
 
@@ -256,13 +253,23 @@ def get_logger(name: str | None = None) -> Any:
 _HANDLER_FLAG = "_robot_dian_handler"
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class LogSettings(Protocol):
+    """What ``configure_logging`` reads of ``bots.config.Settings`` (this module sits below config)."""
+
+    @property
+    def log_format(self) -> str: ...
+
+    @property
+    def log_level(self) -> str: ...
+
+
+class _StderrHandler(logging.StreamHandler[IO[str]]):
     """Writes to whatever ``sys.stderr`` is at emit time (stdout is kept for JSON results)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> IO[str]:
         return sys.stderr
 
@@ -281,7 +288,7 @@ def _redacting(renderer: Any) -> Any:
 
 
 def configure_logging(
-    settings: Settings | None = None,
+    settings: LogSettings | None = None,
     *,
     fmt: str | None = None,
     level: str | None = None,

@@ -9,8 +9,12 @@ DIAN's labels vary in case, dashes and spacing between screens and manuals ("CAD
 - runs of whitespace (non-breaking spaces included) collapse to one space, trimmed;
 - the spaces inside initials disappear: ``S. A.`` → ``s.a.``, ``S. A. S`` → ``s.a.s``.
 
-Accents are kept: "Cédula" and "Cedula" are different words for DIAN. Use these helpers to
-*compare*; never type a normalised value into a form.
+Accents are kept by ``normalize``: "Cédula" and "Cedula" are different words for DIAN. Where the
+exact spelling is not known (DIAN's error texts, table headers, what the operator typed) compare
+through ``fold``, which also drops accents and compatibility forms ("Cédula" = "cedula"; "ñ" = "n").
+``squash`` only collapses whitespace: texts as a person reads them, for messages and reports.
+
+Use these helpers to *compare*; never type a normalised or folded value into a form.
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-__all__ = ["contains", "find_all", "find_one", "fold", "normalize", "same", "squash"]
+__all__ = [
+    "contains",
+    "contains_folded",
+    "find_all",
+    "find_one",
+    "fold",
+    "normalize",
+    "same",
+    "same_folded",
+    "squash",
+    "strip_accents",
+]
 
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 # "S. A." / "S. A. S" / "S. A. S.": a single letter and a dot, spaces, then another single letter
@@ -39,16 +54,23 @@ def normalize(text: str | None) -> str:
     return value.casefold()
 
 
+def squash(text: str | None) -> str:
+    """Whitespace collapsed and trimmed (non-breaking spaces and newlines included): a text as a person
+    reads it (case, accents and dashes kept)."""
+    return " ".join(str(text).split()) if text else ""
+
+
+def strip_accents(text: str | None) -> str:
+    """``text`` without combining marks, after compatibility decomposition (NFKD): "Año Nº" → "Ano No"."""
+    if not text:
+        return ""
+    return "".join(ch for ch in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(ch))
+
+
 def fold(text: str | None) -> str:
     """``normalize`` without accents, for labels whose exact spelling is not known (headers, DIAN's
-    messages): "Cédula de Ciudadanía" → "cedula de ciudadania". Never for values the robot types."""
-    decomposed = unicodedata.normalize("NFKD", normalize(text))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def squash(text: str | None) -> str:
-    """Whitespace collapsed and trimmed: a text as a person reads it (case and accents kept)."""
-    return " ".join((text or "").split())
+    messages): "Cédula de  Ciudadanía" → "cedula de ciudadania". Never for values the robot types."""
+    return strip_accents(normalize(text))
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -60,6 +82,17 @@ def contains(haystack: str | None, needle: str | None) -> bool:
     """True when the normalised ``needle`` occurs in the normalised ``haystack`` (empty needle: False)."""
     wanted = normalize(needle)
     return bool(wanted) and wanted in normalize(haystack)
+
+
+def same_folded(a: str | None, b: str | None) -> bool:
+    """True when both texts fold to the same string (case, accents, spacing, dashes ignored)."""
+    return fold(a) == fold(b)
+
+
+def contains_folded(haystack: str | None, needle: str | None) -> bool:
+    """True when the folded ``needle`` occurs in the folded ``haystack`` (empty needle: False)."""
+    wanted = fold(needle)
+    return bool(wanted) and wanted in fold(haystack)
 
 
 def find_all(candidates: Iterable[str], wanted: str) -> list[int]:

@@ -8,7 +8,6 @@ Every validator returns the normalised value or raises ``bots.errors.InvalidInpu
 from __future__ import annotations
 
 import re
-import uuid
 
 from bots.errors import InvalidInput
 
@@ -21,6 +20,9 @@ _PREFIX_RE = re.compile(r"^[A-Z0-9]{1,4}$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _DOC_DIGITS_RE = re.compile(r"^\d{3,15}$")
 _DOC_ALNUM_RE = re.compile(r"^[A-Z0-9]{3,20}$")
+# A UUID as DIAN shows it (Software Id, TestSetId): 8-4-4-4-12 hexadecimal digits, any letter case.
+# Braces, "urn:uuid:" and the 32-digit form without dashes are not accepted: DIAN never shows them.
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def nit_check_digit(nit: str) -> int:
@@ -109,14 +111,18 @@ def validate_email(value: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def is_uuid(value: str | None) -> bool:
+    """True for a UUID in DIAN's form (8-4-4-4-12 hex digits, any case, surrounding spaces ignored)."""
+    return value is not None and bool(_UUID_RE.match(str(value).strip().lower()))
+
+
 def validate_uuid(value: str) -> str:
-    """Return a UUID (e.g. DIAN's software id) in canonical lower-case form."""
-    try:
-        return str(uuid.UUID(str(value).strip()))
-    except ValueError:
+    """Return a UUID (e.g. DIAN's software id) in canonical lower-case form (the rule of ``is_uuid``)."""
+    if not is_uuid(value):
         raise InvalidInput(
             f"Identificador inválido: {value!r}. Se espera un UUID como 3fa85f64-5717-4562-b3fc-2c963f66afa6."
-        ) from None
+        )
+    return str(value).strip().lower()
 
 
 def validate_document_number(value: str | int, *, alphanumeric: bool = False) -> str:

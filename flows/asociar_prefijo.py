@@ -5,14 +5,18 @@
         [--resolucion 18764031407250]
 
 Steps, as in the manuals (000 D.01–D.07; 002 Paso 2–3.2): token login on "Facturando
-electrónicamente" → Menú → Configuración → Rangos de numeración (P-02) →
+electrónicamente" → the dashboard (P-01) → "Rangos de numeración" (P-02, opened by its URL
+/Software/AddNumberRange as a 2026 scraper does: the menu toggle has no state to read) →
 
 - the prefix already appears for that software in the associated table (P-04): ``ya_hecho``,
   nothing is clicked;
 - the prefix/resolution is not offered yet: ``Waiting`` (exit 3) — DIAN copies the resolutions
   authorised in MUISCA to this site after about two hours;
 - otherwise choose "Proveedor - Software" and "Prefijo" by their text, "Agregar", "Aceptar" (one
-  click each, never retried), verify the new row in P-04, save evidence (masked screenshot + HTML).
+  click each, never retried; "Aceptar" is recorded in the step journal before and after), verify the
+  new row in P-04, save evidence (masked screenshot + HTML). A run killed right after "Aceptar"
+  settles it on the next run by reading P-04, never by clicking again.
+- the outcome tells the operator the provider's own follow-up steps when the provider is known.
 
 Inputs are validated before any browser starts (exit 2). Batch: ``python -m flows.lote
 asociar_prefijo --prefijo FE`` (this module follows the contract documented in ``flows.lote``).
@@ -40,13 +44,14 @@ from bots.log import get_logger
 from bots.portals.catalogo import Option, find_option
 from bots.portals.catalogo.produccion import (
     NUMBER_RANGES_PATH,
-    AddPrefixReply,
-    AssociatedPrefix,
-    PrefixAssociationPage,
-    ProductionHome,
+    AsociacionPrefijos,
+    InicioProduccion,
+    PrefijoAsociado,
     RangeOption,
+    RespuestaAsociacion,
 )
 from bots.portals.catalogo.session import CatalogoSession
+from bots.steps import irreversible, step_journal
 from bots.validation import validate_nit, validate_prefix, validate_uuid
 
 if TYPE_CHECKING:
@@ -66,6 +71,13 @@ DESCRIPTION = (
 #: When to try again if the resolution is not offered yet (DIAN syncs MUISCA after about two hours).
 SYNC_BACKOFF = timedelta(minutes=30)
 _RESOLUTION = re.compile(r"^\d{1,20}$")
+#: The irreversible click of this flow (step journal name; also the kill/resume test hook).
+STEP_ACEPTAR = "asociar_prefijo.aceptar"
+#: What the provider's own platform needs after the association (manuals of Facturatech and Loggro).
+PROVIDER_FOLLOW_UP = {
+    "facturatech": "en Facturatech: «Configuración – Numeración → Sincronizar Numeraciones»",
+    "loggro": "en Loggro: «Gestión Proveedor Tecnológico → La organización maneja facturación electrónica»",
+}
 
 
 # --- command line and inputs -----------------------------------------------------------------------
@@ -169,32 +181,26 @@ def run_for_client(
     """Associate ``prefijo`` with the software on the production site for one client."""
     session = CatalogoSession(run, client, "produccion", settings, watchers, mailbox=mailbox)
     session.login()
+    journal = step_journal(settings, client.nit)
 
-    with run.step("menu"):
-        home = ProductionHome.recognise(run.page, session.locators)
-        home.open_menu()
-        home.open_configuration()
-        home.open_number_ranges()
+    with run.step("inicio"):
+        InicioProduccion.recognise(run.page, session.locators)
 
     with run.step("rangos"):
-        if session.lost():
-            session.ensure_logged_in()
-            session.goto(NUMBER_RANGES_PATH)
-        page = PrefixAssociationPage.recognise(run.page, session.locators)
-        shown_nit = page.contributor_nit()
-        if shown_nit and _base_nit(shown_nit) != client.nit:
-            raise PortalError(
-                f"«NIT Facturador» muestra {shown_nit}, no {client.nit}: la sesión no es de este cliente; no se hizo "
-                "clic en nada",
-                selector=page.name("nit_facturador"),
-            )
-        done = _associated(page.associations(), prefijo, software, software_id or expected_id)
+        page = _open_prefix_page(session, client)
+        wanted_id = software_id or expected_id
+        journal.reconcile(
+            STEP_ACEPTAR,
+            lambda: _associated(page.prefijos_asociados(), prefijo, resolucion, software, wanted_id) is not None,
+            what="Aceptar (asociar el prefijo)",
+        )
+        done = _associated(page.prefijos_asociados(), prefijo, resolucion, software, wanted_id)
         if done is not None:
             run.save_evidence(f"{FLOW}-ya-hecho")
             outcome = Outcome.ya_hecho(
-                f"El prefijo {prefijo} ya estaba asociado al software «{done.software_label}» "
-                f"(desde {done.fecha_asociacion}); no se hizo nada.",
-                **_data(prefijo, resolucion, None, done),
+                f"El prefijo {prefijo} (resolución {done.resolucion}, rango {done.desde} a {done.hasta}) ya estaba "
+                f"asociado al software «{done.software_label}» (desde {done.fecha_asociacion}); no se hizo nada.",
+                **_data(prefijo, done),
             )
             outcome.client = client.nit
             return outcome
@@ -202,29 +208,73 @@ def run_for_client(
         chosen_range = _range_option(page, prefijo, resolucion)
 
     with run.step("asociar"):
-        page.choose_software(chosen_software)
-        page.choose_range(chosen_range)
-        confirmation = page.add(chosen_software, chosen_range)
-        reply = confirmation.accept()
+        page.elegir_software(chosen_software)
+        page.elegir_prefijo(chosen_range)
+        confirmation = page.agregar(chosen_software, chosen_range)
+        result = irreversible(
+            journal,
+            STEP_ACEPTAR,
+            act=confirmation.aceptar,
+            verify=lambda: _associated(page.prefijos_asociados(), prefijo, chosen_range.resolucion, None,
+                                       chosen_software.value) is not None,
+            what="Aceptar (asociar el prefijo)",
+            confirm=confirmation.mensaje,
+            expected="asociar el prefijo",
+            verify_first=False,  # read just above: not associated
+            verify_after=False,  # DIAN reloads the page; verified below on a fresh P-02
+            prefijo=prefijo,
+            resolucion=chosen_range.resolucion,
+            software_id=chosen_software.value,
+        )
+        reply = result.value if result.value is not None else RespuestaAsociacion(success=None)
 
     with run.step("verificar"):
-        session.goto(NUMBER_RANGES_PATH)
-        page = PrefixAssociationPage.recognise(run.page, session.locators)
-        row = _associated(page.associations(), prefijo, None, chosen_software.value)
-        if row is None:
+        page = _open_prefix_page(session, client)
+        row = _associated(page.prefijos_asociados(), prefijo, chosen_range.resolucion, None, chosen_software.value)
+        if row is None or (row.desde, row.hasta) != (chosen_range.desde, chosen_range.hasta):
             raise _not_associated(reply, page)
+        if row.software_label and not text.same(row.software_label, chosen_software.text):
+            log.warning("el software de la fila no se escribe como en la lista", fila=row.software_label,
+                        opcion=chosen_software.text)
         if reply.success is not True:
             log.warning("la DIAN no confirmó la asociación, pero la tabla la muestra", reply=reply.message)
         html, png = run.save_evidence(FLOW)
 
+    follow_up = _follow_up(chosen_software.text, client)
     outcome = Outcome.ok(
         f"Prefijo {prefijo} (resolución {chosen_range.resolucion}, rango {chosen_range.desde} a {chosen_range.hasta}) "
-        f"asociado al software «{chosen_software.text}» el {row.fecha_asociacion}.",
-        **_data(prefijo, chosen_range.resolucion, chosen_range, row),
+        f"asociado al software «{chosen_software.text}» el {row.fecha_asociacion}."
+        + (f" Falta {follow_up}." if follow_up else ""),
+        **_data(prefijo, row),
+        siguientes_pasos=follow_up,
         evidencia={"captura": str(png) if png else None, "html": str(html) if html else None},
     )
     outcome.client = client.nit
     return outcome
+
+
+def _open_prefix_page(session: CatalogoSession, client: Client) -> AsociacionPrefijos:
+    """P-02 by URL, recognised, and proven to be this client's (NIT shown twice, both checked)."""
+    session.goto(NUMBER_RANGES_PATH)
+    page = AsociacionPrefijos.recognise(session.page, session.locators)
+    shown_nit = page.nit_facturador()
+    if _base_nit(shown_nit) != client.nit:
+        raise PortalError(
+            f"«NIT Facturador» muestra {shown_nit or '(vacío)'}, no {client.nit}: la sesión no es de este cliente",
+            selector=page.name("nit_facturador"),
+        )
+    return page
+
+
+def _follow_up(software_label: str, client: Client) -> str | None:
+    """The provider's own follow-up step, when the provider is one whose manual we know."""
+    names = [software_label]
+    if client.software is not None:
+        names.append(client.software.proveedor)
+    for key, step in PROVIDER_FOLLOW_UP.items():
+        if any(key in text.normalize(n) for n in names):
+            return step
+    return None
 
 
 def _base_nit(value: str) -> str | None:
@@ -236,23 +286,24 @@ def _base_nit(value: str) -> str | None:
 
 
 def _associated(
-    rows: list[AssociatedPrefix], prefijo: str, label: str | None, software_id: str | None
-) -> AssociatedPrefix | None:
-    """The P-04 row of ``prefijo`` for this software (by id when known, else by "Proveedor - Software")."""
+    rows: list[PrefijoAsociado], prefijo: str, resolucion: str | None, label: str | None, software_id: str | None
+) -> PrefijoAsociado | None:
+    """The P-04 row of ``prefijo`` (and ``resolucion`` when given) for this software (by id when known,
+    else by "Proveedor - Software")."""
     for row in rows:
-        if row.prefijo.strip().upper() != prefijo:
+        if row.prefijo != prefijo or (resolucion is not None and row.resolucion != resolucion):
             continue
         if software_id and row.software_id.strip().lower() == software_id.lower():
             return row
-        if label and text.same(row.software_label, label):
+        if not software_id and label and text.same(row.software_label, label):
             return row
     return None
 
 
-def _software_option(page: PrefixAssociationPage, label: str | None, software_id: str | None,
+def _software_option(page: AsociacionPrefijos, label: str | None, software_id: str | None,
                      expected_id: str | None) -> Option:
     """The "Proveedor - Software" option to choose, or why there is none."""
-    options = page.software_options()
+    options = page.opciones_software()
     if software_id:
         option = next((o for o in options if o.value.strip().lower() == software_id), None)
         wanted = f"con Software Id {software_id}"
@@ -261,7 +312,7 @@ def _software_option(page: PrefixAssociationPage, label: str | None, software_id
         option = find_option(options, label)
         wanted = f"«{label}»"
     if option is None:
-        notices = [n for n in page.notices() if text.contains(n, "software")]
+        notices = [n for n in page.avisos() if text.contains(n, "software")]
         listed = "; ".join(o.text for o in options) or "ninguno"
         raise NeedsHuman(
             f"El software {wanted} no aparece en «Proveedor - Software» (la DIAN lista: {listed}). Solo se "
@@ -280,9 +331,9 @@ def _software_option(page: PrefixAssociationPage, label: str | None, software_id
     return option
 
 
-def _range_option(page: PrefixAssociationPage, prefijo: str, resolucion: str | None) -> RangeOption:
+def _range_option(page: AsociacionPrefijos, prefijo: str, resolucion: str | None) -> RangeOption:
     """The "Prefijo" option to choose; Waiting when the resolution is not offered yet."""
-    options = page.range_options()
+    options = page.opciones_prefijo()
     matches = [
         o for o in options if o.prefijo.upper() == prefijo and (resolucion is None or o.resolucion == resolucion)
     ]
@@ -295,7 +346,8 @@ def _range_option(page: PrefixAssociationPage, prefijo: str, resolucion: str | N
             reason="resolucion_ambigua",
             selector=page.name("prefijo"),
         )
-    other = next((r for r in page.associations() if r.prefijo.strip().upper() == prefijo), None)
+    other = next((r for r in page.prefijos_asociados() if r.prefijo == prefijo
+                  and (resolucion is None or r.resolucion == resolucion)), None)
     if other is not None:
         raise NeedsHuman(
             f"El prefijo {prefijo} ya está asociado a otro software («{other.software_label}», desde "
@@ -304,7 +356,7 @@ def _range_option(page: PrefixAssociationPage, prefijo: str, resolucion: str | N
             selector=page.name("filas"),
         )
     which = f"la resolución {resolucion} con prefijo {prefijo}" if resolucion else f"el prefijo {prefijo}"
-    notices = [n for n in page.notices() if text.contains(n, "rangos") or text.contains(n, "prefijos")]
+    notices = [n for n in page.avisos() if text.contains(n, "rangos") or text.contains(n, "prefijos")]
     raise Waiting(
         f"La DIAN todavía no ofrece {which} en «Prefijo». Las resoluciones autorizadas en MUISCA llegan a este "
         "portal unas dos horas después; si ya pasó ese tiempo, revise en MUISCA que la resolución esté "
@@ -315,21 +367,22 @@ def _range_option(page: PrefixAssociationPage, prefijo: str, resolucion: str | N
     )
 
 
-def _not_associated(reply: AddPrefixReply, page: PrefixAssociationPage) -> PortalError:
-    said = reply.message or page.error_notice()
+def _not_associated(reply: RespuestaAsociacion, page: AsociacionPrefijos) -> PortalError:
+    said = reply.message or page.notificacion_error()
     if reply.success is None and not said:
         return PortalError(
-            "No se vio respuesta de la DIAN a «Aceptar» y el prefijo no aparece asociado. No se repitió el clic: "
-            "revise el portal antes de volver a ejecutar",
+            "Se hizo clic en «Aceptar» una vez, no se vio respuesta de la DIAN y el prefijo no aparece asociado. No "
+            "se repitió el clic: revise el portal antes de volver a ejecutar",
         )
-    return PortalError("La DIAN no asoció el prefijo", dian_text=said, selector=page.name("filas"))
+    return PortalError("Se hizo clic en «Aceptar» una vez y la DIAN no asoció el prefijo", dian_text=said,
+                       selector=page.name("filas"))
 
 
-def _data(prefijo: str, resolucion: str | None, chosen: RangeOption | None, row: AssociatedPrefix) -> dict[str, Any]:
+def _data(prefijo: str, row: PrefijoAsociado) -> dict[str, Any]:
     return {
         "prefijo": prefijo,
-        "resolucion": resolucion,
-        "rango": chosen.rango if chosen else None,
+        "resolucion": row.resolucion,
+        "rango": {"desde": row.desde, "hasta": row.hasta},
         "software": row.software_label,
         "software_id": row.software_id,
         "fecha_asociacion": row.fecha_asociacion,

@@ -31,15 +31,42 @@ from bots.cli import (
     run_flow,
     run_single_client,
 )
-from bots.errors import InvalidInput
-from bots.portals.habilitacion.procesos import Habilitacion, asociar_software
+from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError
+from bots.portals.habilitacion.entrega import write_handoff
+from bots.portals.habilitacion.mensajes import Kind, classify, error_for
+from bots.portals.habilitacion.modelos import (
+    ModoOperacion,
+)
+from bots.portals.habilitacion.modos import ModosOperacion
+from bots.portals.habilitacion.procesos import (
+    SETTLED_NOTE,
+    STEP_ASOCIAR,
+    Habilitacion,
+    answered,
+    check_ids,
+    clicked,
+    contradiction,
+    fila_de,
+    settle,
+    software_of,
+)
+from bots.steps import StepStatus, irreversible
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun
-    from bots.config import Client, Settings
+    from bots.config import Client, Settings, Software
     from bots.mail import MailboxAccess, MailWatchers
 
-__all__ = ["DESCRIPTION", "FLOW", "add_options", "build_parser", "main", "prepare", "run_for_client"]
+__all__ = [
+    "DESCRIPTION",
+    "FLOW",
+    "add_options",
+    "asociar_software",
+    "build_parser",
+    "main",
+    "prepare",
+    "run_for_client",
+]
 
 FLOW = "asociar_software"
 DESCRIPTION = (
@@ -93,6 +120,116 @@ def run_for_client(
 ) -> Outcome:
     hab = Habilitacion.open(run, client, settings, watchers, mailbox=mailbox)
     return asociar_software(hab)
+
+
+def asociar_software(hab: Habilitacion) -> Outcome:
+    """Associate the profile's provider software, read its row and test set, write the hand-off file."""
+    software = software_of(hab.client)
+    with hab.run.step("asociacion"):
+        status, settled = settle(
+            hab, STEP_ASOCIAR, lambda: fila_de(hab.abrir_modos(hab.abrir_facturador()).filas(), software) is not None,
+            "Asociar",
+        )
+        modos = hab.abrir_modos(hab.abrir_facturador())
+        alerta = modos.alerta()
+        if alerta:
+            raise error_for(alerta, action="asociar el software")
+        filas = modos.filas()
+        propia = fila_de(filas, software)
+        done_now = propia is None
+        if propia is None:
+            if filas:
+                otras = "; ".join(f"{f.software} ({f.software_id}, «{f.estado}»)" for f in filas)
+                raise NeedsHuman(
+                    f"Ya hay otro software asociado en modos de operación: {otras}. El perfil pide "
+                    f"{software.proveedor} – {software.nombre}. Cambiar de proveedor es una decisión del cliente; "
+                    "el robot no asocia otro",
+                    reason="otro_software",
+                    dian_text=otras,
+                )
+            if status is StepStatus.DONE:
+                raise contradiction("Asociar", "sin modos de operación asociados")
+            propia, modos = _asociar(hab, modos, software)
+            hab.evidencia("modos-operacion", modos)
+        set_pruebas = hab.leer_set(propia)
+        check_ids(propia, set_pruebas, software)
+        proveedor = software.proveedor
+        path = write_handoff(hab.settings, hab.client, proveedor, propia, set_pruebas)
+        data = {
+            **propia.public(),
+            "test_set_id": set_pruebas.test_set_id,
+            "estado_set_pruebas": set_pruebas.estado,
+            "entrega": str(path),
+        }
+        summary = (
+            f"Software Id {propia.software_id}, TestSetId {set_pruebas.test_set_id} (estado «{propia.estado}»). "
+            f"Archivo para el proveedor: {path}"
+        )
+        if done_now:
+            return Outcome.ok(f"Software {propia.software} de {proveedor} asociado. {summary}", **data)
+        note = SETTLED_NOTE.format(click="Asociar") if settled else ""
+        return Outcome.ya_hecho(
+            f"El software {propia.software} ya estaba asociado{note}; no se hizo clic. {summary}", **data
+        )
+
+
+def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tuple[ModoOperacion, ModosOperacion]:
+    """Fill H-05 and click "Asociar" once (journaled); return the new row and the reloaded screen."""
+    if not modos.asociar_habilitado():
+        # DIAN leaves the button out while pending registration or while a mode is in test; its reason is
+        # in the form's alert or in the floating notice, if any.
+        aviso = modos.aviso()
+        texto = modos.alerta() or (aviso.texto if aviso else None)
+        if texto:
+            raise error_for(texto, action="asociar el software")
+        raise PortalError(
+            "La DIAN no ofrece el botón «Asociar» (está bloqueado) y no dice por qué; no se hizo clic",
+            dian_text=None,
+        )
+    modo = modos.elegir_modo_proveedor()
+    proveedor = modos.elegir_proveedor(software.proveedor)
+    nombre = modos.elegir_software(software.nombre)
+    chosen = modos.seleccion()
+    if chosen != {"modo": modo, "proveedor": proveedor, "software": nombre}:
+        raise PortalChanged(f"La selección no quedó como se eligió ({chosen}); no se hizo clic en «Asociar»")
+
+    def asociar() -> tuple[ModoOperacion, ModosOperacion, str | None]:
+        answered(hab, modos.asociar(), "Asociar")
+        if hab.session.lost():
+            raise PortalError(
+                "La DIAN cerró la sesión justo después de «Asociar». Ejecute de nuevo: el robot verificará "
+                "leyendo el portal antes de hacer cualquier otra cosa",
+                retryable=True,
+            )
+        lista = ModosOperacion.recognise(hab.page, hab.locators)
+        aviso = lista.aviso()
+        known = classify(aviso.texto) if aviso else None
+        if aviso and not aviso.exito and (known is None or known.kind is not Kind.ALREADY):
+            raise error_for(aviso.texto, action="asociar el software")
+        propia = fila_de(lista.filas(), software)
+        if propia is None:
+            raise PortalError(
+                "Después de «Asociar», el software no aparece en el listado de modos de operación",
+                dian_text=aviso.texto if aviso else None,
+            )
+        return propia, lista, aviso.texto if aviso else None
+
+    # The new row is read on the page DIAN answers with (inside ``asociar``): that is the verification.
+    done = irreversible(
+        hab.journal,
+        STEP_ASOCIAR,
+        act=asociar,
+        verify=lambda: fila_de(hab.abrir_modos(hab.abrir_facturador()).filas(), software) is not None,
+        what="Asociar",
+        verify_first=False,
+        verify_after=False,
+        note=lambda v: {"software_id": v[0].software_id, "estado": v[0].estado, "aviso": v[2]},
+        proveedor=proveedor,
+        software=nombre,
+    )
+    propia, modos, _ = clicked(done, STEP_ASOCIAR)
+    return propia, modos
+
 
 
 def main() -> Outcome:

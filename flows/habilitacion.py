@@ -22,6 +22,7 @@ import argparse
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from bots.chain import ChainStep
 from bots.cli import (
     Outcome,
     SpanishArgumentParser,
@@ -33,19 +34,12 @@ from bots.cli import (
 )
 from bots.config import ProductionApproval
 from bots.errors import InvalidInput, RobotError
-from bots.portals.habilitacion.procesos import (
-    Habilitacion,
-    asociar_software,
-    registrar_facturador,
-    salida_produccion,
-    verificar_habilitacion,
-)
+from bots.portals.habilitacion.procesos import Habilitacion
 from flows import registrar_facturador as registro_flow
 from flows import salida_produccion as salida_flow
 from flows import verificar_habilitacion as verificacion_flow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from bots.browser import ClientRun
     from bots.config import Client, Settings
@@ -57,6 +51,13 @@ FLOW = "habilitacion"
 DESCRIPTION = (
     "Hace toda la habilitación en el portal de la DIAN hasta donde el estado del cliente lo permite hoy: "
     "registro del facturador, asociación del software, verificación del set de pruebas y salida a producción."
+)
+#: The chain, as data: each process is resolved by name (bots.chain), in this order.
+CHAIN = (
+    ChainStep("registro", "flows.registrar_facturador:registrar_facturador", ("correo",)),
+    ChainStep("asociacion", "flows.asociar_software:asociar_software"),
+    ChainStep("verificacion", "flows.verificar_habilitacion:verificar_habilitacion", ("reintentar_en",)),
+    ChainStep("salida_produccion", "flows.salida_produccion:salida_produccion", ("aprobacion",)),
 )
 STEPS = {
     "registro": "registro del facturador",
@@ -118,16 +119,12 @@ def run_for_client(
     mailbox: MailboxAccess | None = None,
 ) -> Outcome:
     hab = Habilitacion.open(run, client, settings, watchers, mailbox=mailbox)
-    steps: list[tuple[str, Callable[[], Outcome]]] = [
-        ("registro", lambda: registrar_facturador(hab, correo)),
-        ("asociacion", lambda: asociar_software(hab)),
-        ("verificacion", lambda: verificar_habilitacion(hab, reintentar_en)),
-        ("salida_produccion", lambda: salida_produccion(hab, aprobacion)),
-    ]
+    options = {"correo": correo, "reintentar_en": reintentar_en, "aprobacion": aprobacion}
     done: list[dict[str, Any]] = []
-    for key, step in steps:
+    for step in CHAIN:
+        key = step.key
         try:
-            outcome = step()
+            outcome: Outcome = step.run(hab, options)
         except RobotError as exc:
             done.append({"paso": key, "estado": exc.status, "mensaje": exc.message})
             _annotate(exc, key, done)
@@ -150,7 +147,7 @@ def _annotate(exc: RobotError, key: str, done: list[dict[str, Any]]) -> None:
     before = "; ".join(_line(d) for d in done[:-1])
     exc.message = f"Se detuvo en «{STEPS[key]}»: {exc.message}" + (f" (antes: {before})" if before else "")
     exc.args = (exc.message,)
-    exc.data = {**(getattr(exc, "data", None) or {}), "pasos": done, "detenido_en": key}  # type: ignore[attr-defined]
+    exc.data = {**(getattr(exc, "data", None) or {}), "pasos": done, "detenido_en": key}
 
 
 def main() -> Outcome:

@@ -66,7 +66,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from bots.cli import Outcome, SpanishArgumentParser, Status, help_text, run_flow
-from bots.errors import BOGOTA, InvalidInput, RobotError
+from bots.clock import BOGOTA
+from bots.errors import InvalidInput, RobotError
 from bots.log import bound, get_logger
 from bots.state import (
     AGOTADO,
@@ -311,7 +312,7 @@ def _classify(outcome: Outcome, now: datetime, settings: Settings) -> tuple[str,
     if status in (Status.OK, Status.YA_HECHO):
         return HECHO, False, None
     if status == Status.ESPERANDO:
-        return ESPERANDO, False, outcome.retry_at or now + timedelta(minutes=settings.batch_retry_delay_min)
+        return ESPERANDO, False, outcome.retry_at or now + timedelta(minutes=settings.nightly_retry_delay_min)
     if status == Status.REQUIERE_HUMANO:
         return REQUIERE_HUMANO, False, None
     if status == Status.ERROR_ENTRADA:
@@ -410,7 +411,7 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
                     nit, step, status, outcome=json.loads(outcome.to_json()), not_before=not_before,
                     evidence=evidence, failed=failed, at=now,
                 )
-                if failed and row.attempts >= settings.batch_max_attempts:
+                if failed and row.attempts >= settings.nightly_max_attempts:
                     store.record(nit, step, AGOTADO, ran=False, at=now)
                 elif failed:
                     wait = settings.retry_backoff_s * 2 ** (row.attempts - 1)

@@ -29,8 +29,23 @@ from bots.cli import (
     run_flow,
     run_single_client,
 )
-from bots.errors import InvalidInput
-from bots.portals.habilitacion.procesos import Habilitacion, registrar_facturador
+from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError
+from bots.portals.habilitacion.facturador import Facturador
+from bots.portals.habilitacion.mensajes import error_for
+from bots.portals.habilitacion.modelos import (
+    EstadoFacturador,
+)
+from bots.portals.habilitacion.procesos import (
+    CLICK_REGISTRAR,
+    SETTLED_NOTE,
+    STEP_REGISTRO,
+    Habilitacion,
+    answered,
+    contradiction,
+    settle,
+)
+from bots.steps import StepStatus, exit_hook, irreversible
+from bots.text import contains, same
 from bots.validation import validate_email
 
 if TYPE_CHECKING:
@@ -38,7 +53,16 @@ if TYPE_CHECKING:
     from bots.config import Client, Settings
     from bots.mail import MailboxAccess, MailWatchers
 
-__all__ = ["DESCRIPTION", "FLOW", "add_options", "build_parser", "main", "prepare", "run_for_client"]
+__all__ = [
+    "DESCRIPTION",
+    "FLOW",
+    "add_options",
+    "build_parser",
+    "main",
+    "prepare",
+    "registrar_facturador",
+    "run_for_client",
+]
 
 FLOW = "registrar_facturador"
 DESCRIPTION = (
@@ -102,6 +126,90 @@ def run_for_client(
 ) -> Outcome:
     hab = Habilitacion.open(run, client, settings, watchers, mailbox=mailbox)
     return registrar_facturador(hab, correo)
+
+
+def registrar_facturador(hab: Habilitacion, correo: str) -> Outcome:
+    """Register the reception e-mail ("Registrar" → "Aceptar"); DIAN signs out; log in again; verify."""
+    with hab.run.step("registro"):
+        status, settled = settle(
+            hab, STEP_REGISTRO, lambda: hab.abrir_facturador().leer().registrado, "Aceptar el registro"
+        )
+        facturador = hab.abrir_facturador()
+        estado = facturador.leer()
+        if estado.registrado:
+            return _registro_existente(estado, correo, confirmed_now=settled)
+        if not estado.pendiente:
+            raise NeedsHuman(
+                f"El «Estado de aprobación» es «{estado.estado}», un estado que el robot no conoce; no se hizo clic",
+                reason="estado_desconocido",
+                dian_text=estado.estado,
+            )
+        if status is StepStatus.DONE:
+            raise contradiction("Aceptar el registro como facturador", estado.estado)
+        facturador.escribir_correo(correo)
+        dialogo = facturador.registrar()
+        exit_hook(CLICK_REGISTRAR)
+        if not contains(dialogo.pregunta(), "facturador"):
+            dialogo.cancelar()
+            raise PortalChanged("La confirmación del registro no dice lo esperado; se canceló sin registrar")
+
+        def aceptar() -> None:
+            answered(hab, dialogo.aceptar(), "Aceptar el registro")
+            if not hab.session.lost():  # DIAN stayed on the account page: a refusal
+                refusal = Facturador.recognise(hab.page, hab.locators).error_correo()
+                raise error_for(refusal or "(sin mensaje)", action="registrar el facturador")
+
+        # DIAN signs the user out on success, so the state is verified below after logging in again.
+        irreversible(
+            hab.journal,
+            STEP_REGISTRO,
+            act=aceptar,
+            verify=lambda: hab.abrir_facturador().leer().registrado,
+            what="Aceptar el registro",
+            confirm=dialogo.pregunta,
+            expected="facturador",
+            verify_first=False,
+            verify_after=False,
+            note=lambda _: {"resultado": "sesion_cerrada_por_la_dian"},
+            correo=correo,
+        )
+        hab.session.relogin("la DIAN cierra la sesión al registrar el facturador")
+        estado = hab.abrir_facturador().leer()
+        if not estado.registrado or not same(estado.correo_recepcion, correo):
+            raise PortalError(
+                f"Después de registrar, la DIAN muestra el estado «{estado.estado}» con el correo "
+                f"«{estado.correo_recepcion or ''}» en lugar de «Registrado» con {correo}",
+                dian_text=estado.estado,
+            )
+        hab.evidencia("registro-facturador")
+        return Outcome.ok(
+            f"Facturador registrado con el correo de recepción {correo}. La DIAN cerró la sesión, el robot "
+            "ingresó de nuevo con otro token y verificó el estado «Registrado».",
+            estado=estado.estado,
+            correo_recepcion=estado.correo_recepcion,
+        )
+
+
+def _registro_existente(estado: EstadoFacturador, correo: str, *, confirmed_now: bool) -> Outcome:
+    if not same(estado.correo_recepcion, correo):
+        # NeedsHuman, not PortalError: DIAN did nothing wrong; the reception address is the client's
+        # legal consent, so a person decides whether to change it on the portal or fix the profile.
+        raise NeedsHuman(
+            f"El facturador ya está «{estado.estado}» con el correo de recepción "
+            f"{estado.correo_recepcion or '(vacío)'}, distinto del esperado {correo}. Cambiarlo es una acción "
+            "aparte (Configuración del usuario en el portal) que el robot no hace: confirme con el cliente cuál "
+            "correo vale y corrija el perfil o el portal",
+            reason="correo_distinto",
+            dian_text=estado.correo_recepcion,
+        )
+    note = SETTLED_NOTE.format(click="Aceptar") if confirmed_now else ""
+    return Outcome.ya_hecho(
+        f"El facturador ya estaba «{estado.estado}» con el correo de recepción {estado.correo_recepcion}{note}; "
+        "no se hizo clic en nada.",
+        estado=estado.estado,
+        correo_recepcion=estado.correo_recepcion,
+    )
+
 
 
 def main() -> Outcome:

@@ -26,7 +26,7 @@ H-03; for the synchronisation, whether the production site lets the company in).
 from __future__ import annotations
 
 import argparse
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots.cli import (
@@ -38,15 +38,52 @@ from bots.cli import (
     run_single_client,
 )
 from bots.config import ProductionApproval
-from bots.errors import BOGOTA, InvalidInput
-from bots.portals.habilitacion.procesos import Habilitacion, salida_produccion
+from bots.errors import BOGOTA, InvalidInput, NeedsHuman, PortalChanged, PortalError, Waiting
+from bots.log import get_logger
+from bots.portals.catalogo.session import CatalogoSession
+from bots.portals.habilitacion.facturador import Facturador
+from bots.portals.habilitacion.inicio import FechaProduccion, landing
+from bots.portals.habilitacion.mensajes import Kind, classify, error_for
+from bots.portals.habilitacion.modelos import (
+    Aviso,
+    EstadoFacturador,
+    FechasProduccion,
+)
+from bots.portals.habilitacion.procesos import (
+    CLICK_FECHA,
+    CLICK_SINCRONIZAR,
+    DASHBOARD_PATH,
+    DATE_DIALOG_WAIT_S,
+    MAX_PRODUCTION_AHEAD,
+    STEP_FECHA,
+    STEP_SINCRONIZAR,
+    Habilitacion,
+    PendingApproval,
+    clicked,
+    contradiction,
+    dmy,
+)
+from bots.steps import StepStatus, exit_hook, irreversible
+from bots.text import contains
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun
-    from bots.config import Client, Settings
+    from bots.config import Client, ProductionApproval, Settings
     from bots.mail import MailboxAccess, MailWatchers
 
-__all__ = ["DESCRIPTION", "FLOW", "add_options", "approval_from", "build_parser", "main", "prepare", "run_for_client"]
+log = get_logger(__name__)
+
+__all__ = [
+    "DESCRIPTION",
+    "FLOW",
+    "add_options",
+    "approval_from",
+    "build_parser",
+    "main",
+    "prepare",
+    "run_for_client",
+    "salida_produccion",
+]
 
 FLOW = "salida_produccion"
 DESCRIPTION = (
@@ -128,6 +165,217 @@ def run_for_client(
 ) -> Outcome:
     hab = Habilitacion.open(run, client, settings, watchers, mailbox=mailbox)
     return salida_produccion(hab, aprobacion)
+
+
+def salida_produccion(hab: Habilitacion, aprobacion: ProductionApproval | None) -> Outcome:
+    """Register the approved production date (irreversible) and synchronise with production."""
+    with hab.run.step("salida_produccion"):
+        fecha_status = hab.journal.reconcile(STEP_FECHA, lambda: _fecha_registrada(hab), what="Aceptar la fecha (S2)")
+        sync_status = hab.journal.reconcile(STEP_SINCRONIZAR, lambda: _sincronizado(hab), what="Sincronizar")
+        hab.session.goto(DASHBOARD_PATH)
+        inicio, dialogo = landing(hab.page, hab.locators, esperar_dialogo_s=DATE_DIALOG_WAIT_S)
+        respuesta_fecha: str | None = None
+        if dialogo is not None:
+            if fecha_status is StepStatus.DONE:
+                raise contradiction("Aceptar la fecha de inicio en producción", "el diálogo de la fecha otra vez")
+            respuesta_fecha = _registrar_fecha(hab, dialogo, aprobacion, alertas=inicio.alertas())
+        facturador = hab.abrir_facturador(inicio)
+        estado = facturador.leer()
+        if estado.fecha_produccion is None:
+            if not estado.habilitado:
+                raise Waiting(
+                    f"El facturador está «{estado.estado}», todavía no «Habilitado»: el set de pruebas no ha sido "
+                    "aceptado. Verifique con verificar_habilitacion.",
+                    retry_at=datetime.now(UTC) + timedelta(hours=1),
+                    dian_text=estado.estado,
+                )
+            raise NeedsHuman(
+                "El facturador está «Habilitado» pero la DIAN no muestra la fecha de inicio en producción ni abre "
+                "el diálogo para registrarla. Revise el portal (algunas guías indican entrar por «Participantes»)",
+                reason="sin_dialogo_fecha",
+                dian_text=estado.estado,
+            )
+        registered_now = respuesta_fecha is not None and _kind(respuesta_fecha) is not Kind.ALREADY
+        if registered_now and aprobacion is not None and estado.fecha_produccion != aprobacion.fecha_inicio:
+            raise PortalError(
+                f"La DIAN muestra como fecha de inicio en producción el {dmy(estado.fecha_produccion)}, no la "
+                f"aprobada {dmy(aprobacion.fecha_inicio)}; revise con el cliente (la fecha ya no se puede cambiar)",
+                dian_text=dmy(estado.fecha_produccion),
+            )
+        data: dict[str, Any] = {"fecha_produccion": estado.fecha_produccion.isoformat()}
+        if aprobacion is not None:
+            data |= {"aprobado_por": aprobacion.aprobado_por, "aprobado_en": aprobacion.aprobado_en.isoformat()}
+        if respuesta_fecha:
+            data["respuesta_fecha"] = respuesta_fecha
+        fecha_text = f"Fecha de inicio en producción {dmy(estado.fecha_produccion)}"
+        if respuesta_fecha is None:
+            fecha_text += " (ya registrada; no se tocó)"
+        elif not registered_now:
+            fecha_text += f" (la DIAN respondió: «{respuesta_fecha}»)"
+        if sync_status is StepStatus.DONE:
+            message = f"{fecha_text}; el contribuyente ya estaba sincronizado a producción."
+            if respuesta_fecha is None:
+                return Outcome.ya_hecho(message + " No se hizo clic en nada.", **data)
+            return Outcome.ok(message, **data)
+        data["respuesta_sincronizacion"] = _sincronizar(hab, facturador, estado)
+        return Outcome.ok(f"{fecha_text}; contribuyente sincronizado a producción.", **data)
+
+
+def _kind(text: str) -> Kind | None:
+    known = classify(text)
+    return known.kind if known else None
+
+
+def _fecha_registrada(hab: Habilitacion) -> bool | None:
+    """Read-only: is the production date on the portal? (None: the portal does not say)."""
+    estado = hab.abrir_facturador().leer()
+    if estado.fecha_produccion is not None:
+        return True
+    # DIAN opens the date dialog after the dashboard has loaded: give it time before concluding.
+    hab.session.goto(DASHBOARD_PATH)
+    _, dialogo = landing(hab.page, hab.locators, esperar_dialogo_s=DATE_DIALOG_WAIT_S)
+    return False if dialogo is not None else None
+
+
+def _sincronizado(hab: Habilitacion) -> bool | None:
+    """Read-only: does the production site let the company in? (a token login there; research §2.6:
+    the synchronisation is what opens "Facturando electrónicamente")."""
+    produccion = CatalogoSession(
+        hab.run, hab.client, "produccion", hab.settings, hab.watchers, mailbox=hab.session.mailbox
+    )
+    try:
+        produccion.login()
+    except PortalError as exc:
+        known = classify(exc.dian_text)
+        if known is not None and known.kind is Kind.NOT_SYNCED:
+            return False
+        if exc.retryable:
+            raise
+        return None
+    return True
+
+
+def _question(hab: Habilitacion, fechas: FechasProduccion) -> dict[str, Any]:
+    client = hab.client
+    propuesta = fechas.produccion or fechas.habilitacion
+    limite = fechas.habilitacion + MAX_PRODUCTION_AHEAD if fechas.habilitacion else None
+    pregunta = (
+        f"¿Aprueba registrar el {dmy(propuesta)} como fecha de inicio de la facturación electrónica en producción "
+        f"de {client.razon_social} (NIT {client.nit_con_dv})? La DIAN propone esa fecha (fecha de habilitación: "
+        f"{dmy(fechas.habilitacion)}); se puede elegir otra entre el {dmy(fechas.habilitacion)} y el "
+        f"{dmy(limite)}. Con esa fecha la DIAN actualiza la responsabilidad «52-Facturador Electrónico» del RUT "
+        "y no se puede modificar después."
+    )
+    return {
+        "pregunta": pregunta,
+        "fecha_habilitacion": fechas.habilitacion.isoformat() if fechas.habilitacion else None,
+        "fecha_propuesta": propuesta.isoformat() if propuesta else None,
+        "fecha_maxima": limite.isoformat() if limite else None,
+    }
+
+
+def _registrar_fecha(
+    hab: Habilitacion, dialogo: FechaProduccion, aprobacion: ProductionApproval | None, *, alertas: int
+) -> str:
+    """H-08 → H-09 with the approved date; returns DIAN's answer. Nothing irreversible without approval."""
+    fechas = dialogo.leer()
+    data = _question(hab, fechas)
+    how = (
+        "Registre la respuesta en aprobacion_produccion del perfil del cliente o ejecute con --aprobado-por y "
+        "--fecha."
+    )
+    if aprobacion is None:
+        raise PendingApproval(
+            "Falta la aprobación explícita del cliente para la fecha de inicio en producción (paso irreversible; "
+            f"no se hizo nada). Pregunta para el cliente: «{data['pregunta']}» {how}",
+            data=data,
+        )
+    fecha = aprobacion.fecha_inicio
+    low, high = fechas.habilitacion, (fechas.habilitacion + MAX_PRODUCTION_AHEAD) if fechas.habilitacion else None
+    if low is None or high is None or not low <= fecha <= high:
+        raise PendingApproval(
+            f"La fecha aprobada {dmy(fecha)} está fuera de lo que permite la DIAN ({dmy(low)} a {dmy(high)}); "
+            f"no se hizo nada. Pregunta para el cliente: «{data['pregunta']}» {how}",
+            data={**data, "fecha_aprobada": fecha.isoformat()},
+        )
+    log.info("fecha aprobada por el cliente", fecha=fecha.isoformat(), aprobado_por=aprobacion.aprobado_por)
+    dialogo.escribir_fecha(fecha)
+
+    def aceptar() -> Aviso:
+        # H-08 "Aceptar" opens H-09; H-09 "Aceptar" sends the date. Both controls are flagged irreversible,
+        # so both clicks run inside this one step: a run killed between them leaves it uncertain and the next
+        # run reads the portal (the date dialog still open = not applied).
+        confirmacion = dialogo.aceptar()
+        exit_hook(CLICK_FECHA)
+        texto = confirmacion.pregunta()
+        expected = contains(texto, "RUT") and contains(texto, "Facturador Electrónico")
+        if not expected or confirmacion.fecha() not in (None, fecha):
+            confirmacion.cancelar()
+            raise PortalChanged("La confirmación de la fecha (H-09) no dice lo esperado; se canceló sin confirmar")
+        aviso = confirmacion.aceptar(alertas)
+        known = classify(aviso.texto)
+        accepted = known.kind in (Kind.SUCCESS, Kind.ALREADY) if known else aviso.exito
+        if not accepted:
+            raise error_for(aviso.texto, action="registrar la fecha de inicio en producción", retryable=known is None)
+        return aviso
+
+    # Verified by the caller on H-03 (#ProductionDate) right after; the answer is DIAN's notification (H-10).
+    done = irreversible(
+        hab.journal,
+        STEP_FECHA,
+        act=aceptar,
+        verify=lambda: _fecha_registrada(hab),
+        what="Aceptar la fecha (S2)",
+        verify_first=False,
+        verify_after=False,
+        note=lambda aviso: {"respuesta": aviso.texto},
+        fecha_produccion=fecha.isoformat(),
+        aprobado_por=aprobacion.aprobado_por,
+        aprobado_en=aprobacion.aprobado_en.isoformat(),
+    )
+    hab.evidencia("fecha-inicio-produccion")
+    return clicked(done, STEP_FECHA).texto
+
+
+def _sincronizar(hab: Habilitacion, facturador: Facturador, estado: EstadoFacturador) -> str:
+    """H-11: "Sincronizar Contribuyente a producción" → "Aceptar" once (journaled); DIAN's answer."""
+    if not facturador.puede_sincronizar():
+        raise NeedsHuman(
+            "No aparece el botón «Sincronizar Contribuyente a producción» aunque hay fecha de inicio en producción",
+            reason="sin_boton_sincronizar",
+            dian_text=estado.estado,
+        )
+    alertas = facturador.alertas()
+    dialogo = facturador.sincronizar()
+    exit_hook(CLICK_SINCRONIZAR)
+    if not contains(dialogo.pregunta(), "sincronizar contribuyente"):
+        dialogo.cancelar()
+        raise PortalChanged("La confirmación de la sincronización no dice lo esperado; se canceló")
+
+    def aceptar() -> Aviso:
+        aviso = dialogo.aceptar(alertas)
+        known = classify(aviso.texto)
+        if not (known.kind is Kind.SUCCESS if known else aviso.exito):
+            raise error_for(aviso.texto, action="sincronizar el contribuyente a producción", retryable=known is None)
+        return aviso
+
+    # Verified by DIAN's notification (inside ``aceptar``); a later run verifies by logging in on production.
+    done = irreversible(
+        hab.journal,
+        STEP_SINCRONIZAR,
+        act=aceptar,
+        verify=lambda: _sincronizado(hab),
+        what="Sincronizar",
+        confirm=dialogo.pregunta,
+        expected="sincronizar contribuyente",
+        verify_first=False,
+        verify_after=False,
+        note=lambda aviso: {"respuesta": aviso.texto},
+        fecha_produccion=dmy(estado.fecha_produccion),
+    )
+    hab.evidencia("sincronizacion-produccion")
+    return clicked(done, STEP_SINCRONIZAR).texto
+
 
 
 def main() -> Outcome:

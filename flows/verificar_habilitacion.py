@@ -11,7 +11,7 @@ An unknown state (e.g. a rejection) → ``requiere_humano`` with DIAN's text. Re
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bots.cli import (
@@ -22,15 +22,27 @@ from bots.cli import (
     run_flow,
     run_single_client,
 )
-from bots.errors import InvalidInput
-from bots.portals.habilitacion.procesos import Habilitacion, verificar_habilitacion
+from bots.errors import InvalidInput, NeedsHuman, Waiting
+from bots.portals.habilitacion.procesos import (
+    Habilitacion,
+    fila_de,
+)
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun
     from bots.config import Client, Settings
     from bots.mail import MailboxAccess, MailWatchers
 
-__all__ = ["DESCRIPTION", "FLOW", "add_options", "build_parser", "main", "prepare", "run_for_client"]
+__all__ = [
+    "DESCRIPTION",
+    "FLOW",
+    "add_options",
+    "build_parser",
+    "main",
+    "prepare",
+    "run_for_client",
+    "verificar_habilitacion",
+]
 
 FLOW = "verificar_habilitacion"
 DESCRIPTION = (
@@ -86,6 +98,52 @@ def run_for_client(
 ) -> Outcome:
     hab = Habilitacion.open(run, client, settings, watchers, mailbox=mailbox)
     return verificar_habilitacion(hab, reintentar_en)
+
+
+def verificar_habilitacion(hab: Habilitacion, reintentar_en: timedelta) -> Outcome:
+    """"Aceptado" → ok; still in tests → ``Waiting`` (look again after ``reintentar_en``)."""
+    software = hab.client.software
+    with hab.run.step("verificacion"):
+        facturador = hab.abrir_facturador()
+        estado = facturador.leer()
+        if estado.pendiente:
+            raise NeedsHuman(
+                "El facturador está «Pendiente de registro»: no hay habilitación que verificar. "
+                "Ejecute primero registrar_facturador",
+                reason="falta_registro",
+                dian_text=estado.estado,
+            )
+        modos = hab.abrir_modos(facturador)
+        filas = modos.filas()
+        propia = fila_de(filas, software) if software else (filas[0] if len(filas) == 1 else None)
+        if propia is None:
+            raise NeedsHuman(
+                "No hay un modo de operación asociado con el software del perfil. Ejecute primero asociar_software",
+                reason="falta_asociacion",
+            )
+        if propia.aceptado:
+            hab.evidencia("habilitacion-aceptada", modos)
+            return Outcome.ok(
+                f"Habilitación aceptada: el modo de operación con {propia.software} está «{propia.estado}» "
+                f"(facturador «{estado.estado}»).",
+                **propia.public(),
+                estado_facturador=estado.estado,
+                dialogo_fecha_produccion=hab.fecha_en_dialogo is not None,
+            )
+        if propia.en_pruebas:
+            set_pruebas = hab.leer_set(propia)
+            raise Waiting(
+                f"El modo de operación sigue «{propia.estado}» (set de pruebas «{set_pruebas.estado}»): el "
+                f"proveedor todavía debe enviar el set de pruebas con el TestSetId {set_pruebas.test_set_id}.",
+                retry_at=datetime.now(UTC) + reintentar_en,
+                dian_text=propia.estado,
+            )
+        raise NeedsHuman(
+            f"El modo de operación está «{propia.estado}», un estado que el robot no conoce (¿rechazado?)",
+            reason="estado_desconocido",
+            dian_text=propia.estado,
+        )
+
 
 
 def main() -> Outcome:

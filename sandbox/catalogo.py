@@ -76,6 +76,7 @@ NOTICE_COOKIE = "dian_sandbox_aviso"  # the sandbox's own: carries "token expira
 CONFIRM_COOKIE = "dian_sandbox_confirmado"  # the sandbox's own: whose token was just sent (S-03)
 TURNSTILE_COOKIE = "dian_sandbox_turnstile"  # the sandbox's own: this browser now gets the checkbox
 LOGIN = "/User/Login"
+TIPO_FACTURA = "Factura electrónica de venta"  # the "Tipo" cell of P-04 (2026): its text is invented
 
 # Values written in the recordings, replaced by each client's own.
 REC_NIT = "900123456"
@@ -396,9 +397,21 @@ class Catalogo:
         reason = "desconocido" if client is None else cs.use_token(self.world, state_of(client), self.portal, pk, guid)
         if client is not None:
             self.record(client.nit, "abrir_token", ok=reason is None, motivo=reason or "")
+        if reason == "desconocido":
+            return server_error()  # UserController.AuthToken reads auth.Timestamp of a null record: HTTP 500
         if reason is not None:
-            response = self.to_login(end_session=True)
-            response.set_cookie(NOTICE_COOKIE, "token", path="/", httponly=True, samesite="lax")
+            assert client is not None
+            if state_of(client).variants.get("auth_token_fallo") == "login":  # the 2025 live note
+                response = self.to_login(end_session=True)
+                response.set_cookie(NOTICE_COOKIE, "token", path="/", httponly=True, samesite="lax")
+                return response
+            # UserController.cs:751-752: the {Type}Login view, at /User/AuthToken, with the message.
+            person = client.login_type == "persona"
+            page, _ = self.login_form_page(request, "persona-token-expirado" if person else "empresa-token-expirado")
+            failed = "PersonLoginFailed" if person else "CompanyLoginFailed"
+            page.set_text(f'[data-valmsg-for="{failed}"]', MESSAGES["token_expired"])
+            response = self.html(page)
+            response.delete_cookie(AUTH_COOKIE, path="/")
             return response
         assert client is not None
         key = secrets.token_urlsafe(32)
@@ -610,15 +623,17 @@ class Catalogo:
         state = self.state(session.nit)
         softwares = cs.available_softwares(state)
         ranges = cs.available_ranges(self.world, client)
+        table_2022 = state.variants.get("tabla_prefijos") == "2022"
         rows = [
-            [a.software.provider, a.software.software, a.software.software_id, a.resolution.prefix,
-             cs.fmt_date(a.associated_at), cs.fmt_date(a.resolution.valid_until)]
+            [a.software.provider, a.software.software, a.software.software_id]
+            + ([] if table_2022 else [TIPO_FACTURA])
+            + [cs.range_label(a.resolution), cs.fmt_date(a.associated_at), cs.fmt_date(a.resolution.valid_until)]
             for a in sorted(state.associations, key=lambda a: a.associated_at)
         ]
         sw_options = [(s.software_id, s.label) for s in softwares]
         px_options = [(cs.range_key(r), cs.range_label(r)) for r in ranges]
         if find_recording(FAMILY, self.version(session.nit), "P-02", "con-opciones").version == DEFAULT_VERSION:
-            page, _ = self.page("P-04", "con-fila", session.nit)  # the form with options and a row to clone
+            page, _ = self.page("P-04", "con-fila-2022" if table_2022 else "con-fila", session.nit)
             self.fill_prefix_page_2026(page, session.nit, state, sw_options, px_options, rows)
         else:  # the redesign: same data, its own structure
             page, _ = self.page("P-02", "con-opciones", session.nit)
@@ -643,22 +658,22 @@ class Catalogo:
         def customize(row: Any, index: int) -> None:
             _set_cells(row, rows[index])
             days = (associations[index].resolution.valid_until - now).days
-            for label in row.xpath(".//td[6]/a"):
-                label.set("title", f"Expira en {days} días")
+            for label in row.xpath(".//a[contains(@class, 'label-table')]"):
+                label.set("data-original-title", f"Expira en {days} días")
             for button in row.xpath(".//*[@data-rk]"):
                 button.set("data-pk", client.nit)
                 button.set("data-rk", associations[index].row_key)
 
-        page.fill_rows(".table-responsive table tbody tr", [[None] * 7 for _ in rows], customize)
+        page.fill_rows(".table-responsive table tbody tr", [[None] * 8 for _ in rows], customize)
         alerts: list[tuple[str, str]] = []
         if not sw_options:
             alerts.append(("P-02", "sin-software"))
         if not px_options:
             alerts.append(("P-02", "sin-mas-prefijos" if rows else "sin-rangos"))
         for screen, state_name in reversed(alerts):
-            self.graft(page, screen, state_name, ".prefix-alert", ".pad-btm", first=True, nit=nit)
+            self.graft(page, screen, state_name, ".alert.custom-alert-primary", ".pad-btm", first=True, nit=nit)
         if not rows:
-            self.graft(page, "P-04", "vacio", ".contributor-alert", ".page-content > .panel", nit=nit)
+            self.graft(page, "P-04", "vacio", ".contributor-alert", ".panel-body.padding-top-20", nit=nit)
 
     async def add_prefix(self, request: Request, session: Session) -> Response:
         data = await self.form(request)

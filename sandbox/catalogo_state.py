@@ -122,6 +122,11 @@ class CatalogoState:
     associations: list[Association] = field(default_factory=list)
     tokens: dict[str, AuthToken] = field(default_factory=dict)  # portal -> newest token
     test_set_delay: timedelta | None = None  # None: the world's
+    # Recorded variants where DIAN's sources disagree (login and production screens):
+    #   "auth_token_fallo": "vista" (default: the login view re-rendered at /User/AuthToken, UserController)
+    #                       | "login" (a 2025 live note: redirect to /User/Login with the alert)
+    #   "tabla_prefijos":   "2026" (default: FEL's 7 columns with "Tipo") | "2022" (_associatedRanges.cshtml)
+    variants: dict[str, str] = field(default_factory=dict)
 
     @property
     def habilitado(self) -> bool:
@@ -231,8 +236,9 @@ def parse_date(text: str) -> date | None:
 # -- production ----------------------------------------------------------------------------------
 
 def range_key(resolution: Resolution) -> str:
-    """The option value of a range in "Prefijo" (DIAN's RowKey contains '|')."""
-    return f"{resolution.number}|{resolution.prefix}|{resolution.desde}"
+    """The option value of a range in "Prefijo": DIAN's RowKey "prefijo|tipo|resolución" (as a 2026
+    scraper reads it; the 2022 source only says it contains '|'). Document type 01 = invoice."""
+    return f"{resolution.prefix}|01|{resolution.number}"
 
 
 def range_label(resolution: Resolution) -> str:

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from sandbox.nit import digito_verificacion
 from sandbox.world import SandboxClient, World
 
 DEMO_NIT = "900123456"  # the placeholder NIT used throughout the recordings (DV 8)
@@ -20,11 +21,9 @@ MAILBOX_PASSWORD = "buzon-sandbox-1"
 
 def demo_client(nit: str, razon_social: str = "EMPRESA DEMO S.A.S.", **overrides: Any) -> SandboxClient:
     """A client company with placeholder data (no real person or company)."""
-    from bots.validation import nit_check_digit  # the DV rule is DIAN's, one implementation
-
     values: dict[str, Any] = {
         "nit": nit,
-        "dv": nit_check_digit(nit),
+        "dv": digito_verificacion(nit),  # the sandbox's own rule, not the robot's
         "razon_social": razon_social,
         "rep_id_number": "1020304050",
         "email_rut": f"facturacion+{nit}@empresa-demo.test",

@@ -23,8 +23,13 @@ from collections.abc import Callable
 import lxml.html
 from lxml.html import HtmlElement
 
+# Only classes that style: a button's colour/size classes go, its behaviour hooks stay (DIAN's own
+# scripts bind "$('.btn-add-prefix')", ".btn-save", ".btn-sync-to-production"; removing those would break
+# the page for a person too, which is not how a site drifts).
 LAYOUT_CLASS = re.compile(
-    r"^(col-\S+|row|container(-fluid)?|panel(-\S+)?|btn-(?!group)\S+|form-group|form-control|table-\S+|text-\S+|"
+    r"^(col-\S+|row|container(-fluid)?|panel(-\S+)?|"
+    r"btn-(default|primary|secondary|success|info|warning|danger|link|lg|sm|xs|block|hover-\S+|gosocket|radian-\S+)|"
+    r"form-group|form-control|table-\S+|text-\S+|"
     r"pull-\S+|well|card-(body|header|footer|title)|media-body|clearfix|hidden-\S+|visible-\S+)$"
 )
 RELABEL = {

@@ -243,8 +243,31 @@ def secret_scan() -> Iterator[SecretRegistry]:
         pytest.fail(report(findings), pytrace=False)
 
 
+#: Under xdist: the secret scan's line of each worker, as the workers reported it to the controller.
+_WORKER_SCAN_LINES: list[str] = []
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist sends the worker's output to the controller
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker, hand the scan's line to the controller (each worker scans its own outputs)."""
+    output = getattr(session.config, "workeroutput", None)
+    stats = SESSION.stats
+    if output is not None and stats is not None and (stats.streams or stats.files or stats.secrets):
+        output["secret_scan"] = stats.line()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: keep each worker's scan line for the summary."""
+    line = getattr(node, "workeroutput", {}).get("secret_scan")
+    if line:
+        _WORKER_SCAN_LINES.append(f"[{node.gateway.id}] {line}")
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line on what the secret scan covered."""
+    """One line on what the secret scan covered (one per worker under xdist)."""
+    for line in sorted(_WORKER_SCAN_LINES):
+        terminalreporter.write_line(line)
     stats = SESSION.stats
     if stats is not None and (stats.streams or stats.files or stats.secrets):
         terminalreporter.write_line(stats.line())

@@ -23,6 +23,7 @@ from bots.config import (
 )
 from bots.errors import InvalidInput
 from bots.log import forget_secrets, redact_text
+from bots.mail import MailboxAccess
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -112,6 +113,15 @@ def test_env_example_lists_every_setting_and_parses() -> None:
             assert lines[i - 1].startswith("#"), f"no comment above {line}"
     settings = Settings(_env_file=ROOT / ".env.example")
     assert settings.clients_file == Path("clients.toml")
+
+
+def test_every_setting_is_read_by_the_robot() -> None:
+    """No dead setting: each field of ``Settings`` is read (``.field``) somewhere in bots/ or flows/."""
+    sources = "\n".join(
+        path.read_text(encoding="utf-8") for folder in ("bots", "flows") for path in (ROOT / folder).rglob("*.py")
+    )
+    unread = [name for name in Settings.model_fields if not re.search(rf"\.{name}\b", sources)]
+    assert unread == [], f"settings nobody reads (delete them, or read them): {unread}"
 
 
 def test_bad_settings_are_invalid_input_in_spanish(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -306,28 +316,8 @@ def test_client_secrets_and_mailbox_access(monkeypatch: pytest.MonkeyPatch, tmp_
     settings = Settings(_env_file=None, use_keyring=False)
     assert client.secret(config.MUISCA_PASSWORD, settings).get_secret_value() == "clave-muisca-1"
 
-    captured: dict[str, object] = {}
-
-    @dataclass(frozen=True)
-    class MailboxAccess:  # stand-in with the contract of bots.mail.MailboxAccess
-        host: str
-        port: int
-        username: str
-        password: SecretStr | None
-        xoauth2_token: SecretStr | None
-        ssl: bool
-        starttls: bool
-        ca_file: str | None
-        folders: tuple[str, ...]
-
-        def __post_init__(self) -> None:
-            captured["built"] = True
-
-    fake_mail = types.ModuleType("bots.mail")
-    fake_mail.MailboxAccess = MailboxAccess
-    monkeypatch.setitem(sys.modules, "bots.mail", fake_mail)
     access = client.buzon_token.access(settings)
-    assert captured["built"]
+    assert isinstance(access, MailboxAccess)
     assert (access.host, access.port, access.ssl, access.starttls) == ("imap.empresa-demo.test", 993, True, False)
     assert access.password and access.password.get_secret_value() == "clave-del-buzon-1"
     assert access.xoauth2_token is None

@@ -12,8 +12,8 @@ from playwright.sync_api import Page, expect
 from bots import text
 from bots.locators import Locators, check, load_set, recognised_screens
 from bots.portals.catalogo import Option, find_option
-from bots.portals.catalogo.login import LoginLanding
-from bots.portals.catalogo.produccion import RangeOption
+from bots.portals.catalogo.login import IngresoEmpresa, InicioIngreso, TokenRechazado
+from bots.portals.catalogo.produccion import AsociacionPrefijos, RangeOption, parse_range_text
 from sandbox.catalogo import MESSAGES
 from sandbox.catalogo_state import issue_token, set_stage, state_of
 from sandbox.catalogo_state import token_link as sandbox_token_link
@@ -94,22 +94,72 @@ def test_range_option_text_is_parsed() -> None:
     none = RangeOption.parse(Option("k", "Sin prefijo - 18760000001 (990000000 - 995000000)"))
     assert none is not None and none.prefijo == "" and none.desde == 990000000
     assert RangeOption.parse(Option("k", "FE 18764031407250")) is None
+    # The option value is DIAN's RowKey (prefijo|tipo|resolución): it must name the same range as the text.
+    assert RangeOption.parse(Option("FE|01|18764031407250", "FE - 18764031407250 (1 - 100)")) is not None
+    assert RangeOption.parse(Option("SETP|01|18764031407250", "FE - 18764031407250 (1 - 100)")) is None
+    assert parse_range_text("FE - 18764031407250 (100 - 1)") is None
+
+
+RECS = REPO / "recordings" / "catalogo" / "2026"
+
+
+@pytest.mark.parametrize("rel", ["s-02-inicio.html", "s-02-token-expirado.html"])
+def test_landing_is_recognised_without_href_user_login(page: Page, rel: str) -> None:
+    """Point 1: Login.cshtml's active tab is <a href="#">; the fingerprint does not need /User/Login."""
+    page.goto((RECS / rel).as_uri())
+    assert page.locator("a[href='/User/Login'].active").count() == 0
+    InicioIngreso.recognise(page, Locators("catalogo", root=REPO / "selectors"), timeout_s=5)
+
+
+@pytest.mark.parametrize("rel", ["s-02-empresa-token-expirado.html", "s-02-persona-token-expirado.html",
+                                 "s-02-token-expirado.html"])
+def test_every_auth_token_refusal_variant_is_recognised(page: Page, rel: str) -> None:
+    """Point 2: the login view re-rendered at /User/AuthToken (message hidden in *LoginFailed) and the
+    2025 /User/Login variant all read as DIAN's "Token expirado…" refusal."""
+    page.goto((RECS / rel).as_uri())
+    refused = TokenRechazado.recognise(page, Locators("catalogo", root=REPO / "selectors"), timeout_s=5)
+    assert refused.mensaje() == MESSAGES["token_expired"]
+
+
+@pytest.mark.parametrize(("rel", "header"), [("p-04-con-fila.html", "Prefijo"),
+                                             ("p-04-con-fila-2022.html", "Prefijo Asociado")])
+def test_associated_ranges_are_read_by_header_text(page: Page, rel: str, header: str) -> None:
+    """Point 10: "FE - 18764031407250 (1 - 100)" parsed; 7 columns with "Tipo" (2026) or the 2022 six;
+    data-rk cross-checked; an extra column tolerated; a missing needed column is "portal changed"."""
+    from bots.errors import PortalChanged
+
+    locators = Locators("catalogo", root=REPO / "selectors")
+    page.goto((RECS / rel).as_uri())
+    assert page.locator("thead th", has_text=header).count() >= 1
+    [row] = AsociacionPrefijos.recognise(page, locators, timeout_s=5).prefijos_asociados()
+    assert (row.prefijo, row.resolucion, row.desde, row.hasta) == ("FE", "18764031407250", 1, 100)
+    assert row.software_id == SOFTWARE_ID and row.row_key == "FE|01|18764031407250"
+    page.evaluate("""() => {  // an extra column in front of every row
+        document.querySelectorAll('table tr').forEach(tr => tr.insertBefore(
+            document.createElement(tr.parentElement.tagName === 'THEAD' ? 'th' : 'td'), tr.firstChild));
+        document.querySelector('thead th').textContent = 'Nueva'; }""")
+    [row] = AsociacionPrefijos.recognise(page, locators, timeout_s=5).prefijos_asociados()
+    assert row.prefijo == "FE" and row.fecha_asociacion == "12-02-2026"
+    page.evaluate("() => document.querySelectorAll('thead th').forEach(th => { "
+                  "if (th.textContent.startsWith('Código')) th.textContent = 'Id'; })")
+    with pytest.raises(PortalChanged):
+        AsociacionPrefijos.recognise(page, locators, timeout_s=5).prefijos_asociados()
 
 
 def test_company_form_chooses_the_id_type_by_its_text(page: Page, sandbox: SandboxServer) -> None:
     locators = Locators("catalogo", root=REPO / "selectors")
-    page.goto(f"{sandbox.url('produccion')}/User/Login")
-    form = LoginLanding.recognise(page, locators, timeout_s=10).open_company_login()
-    form.choose_legal_representative()
+    page.goto(f"{sandbox.url('produccion')}/User/CompanyLogin")  # straight to the form, as 2025/2026 bots do
+    form = IngresoEmpresa.recognise(page, locators, timeout_s=10)
+    form.elegir_representante_legal()
     native = page.locator("#CompanyIdentificationType")
     widget = page.locator("button.dropdown-toggle[data-id='CompanyIdentificationType']")
 
-    form.choose_id_type("NIT de otro país", code="10910104")  # config label vs DIAN's "Nit de otro país"
+    form.elegir_tipo_identificacion("NIT de otro país", codigo="10910104")  # config label vs DIAN's "Nit de otro país"
     expect(native).to_have_value("10910104")
     expect(widget).to_have_attribute("title", "Nit de otro país")  # bootstrap-select followed the change
-    form.choose_id_type("Permiso especial de permanencia (PEP)", code="10910103")  # DIAN shows "PEP": by code
+    form.elegir_tipo_identificacion("Permiso especial de permanencia (PEP)", codigo="10910103")
     expect(native).to_have_value("10910103")
-    form.choose_id_type("Cédula de extranjería")
+    form.elegir_tipo_identificacion("Cédula de extranjería")
     expect(widget).to_have_attribute("title", "Cédula de extranjería")
 
 
@@ -136,7 +186,20 @@ def test_associates_prefix_then_rerun_is_noop(robot_env: RobotEnv) -> None:
     assert again.returncode == 0, again.stderr
     assert again.json is not None and again.json["status"] == "ya_hecho"
     assert again.json["data"]["software_id"] == SOFTWARE_ID
+    assert again.json["data"]["resolucion"] == RESOLUTION and again.json["data"]["rango"] == {"desde": 1, "hasta": 100}
     assert journal.count(NIT, "asociar_prefijo") == 1  # nothing clicked the second time
+
+
+def test_killed_right_after_aceptar_then_rerun_never_associates_twice(robot_env: RobotEnv) -> None:
+    ready_for_prefix(robot_env, NIT)
+    add_resolution(robot_env.world, NIT)
+    killed = run_flow(robot_env, env_vars={"DIAN_TEST_EXIT_AFTER_CLICK": "asociar_prefijo.aceptar"})
+    assert killed.returncode == 86, killed.stderr
+    assert robot_env.world.journal.count(NIT, "asociar_prefijo") == 1
+    again = run_flow(robot_env)
+    assert again.returncode == 0, again.stderr
+    assert again.json is not None and again.json["status"] in ("ok", "ya_hecho")
+    assert robot_env.world.journal.count(NIT, "asociar_prefijo") == 1
 
 
 def test_resolution_not_synced_waits_then_succeeds(robot_env: RobotEnv) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bots.cli import Outcome, Status
+from bots.clock import BOGOTA
 from bots.config import Client
-from bots.errors import BOGOTA
 from bots.state import AGOTADO, ESPERANDO, FALLIDO, HECHO, PIPELINE, REQUIERE_HUMANO, StepRow, Store
 from bots.state.report import build_report, render_html
 from flows.lote import _classify, _step_results, default_workers, next_steps, night_of

@@ -134,13 +134,13 @@ def test_a_new_token_supersedes_the_old_one_and_each_works_once(world: World, cl
     hab.request_token(client)
     hab.request_token(client)
     first, second = token_links(world, client.email_rut)
-    refused = hab.open_link(first)
-    assert (refused.status_code, refused.headers["location"]) == (302, "/User/Login")
-    assert MESSAGES["token_expired"] in text(doc(hab.get("/User/Login")), ".dian-alert-danger")
-    assert MESSAGES["token_expired"] not in hab.get("/User/Login").text  # shown once
+    # UserController.AuthToken: the CompanyLogin view re-rendered at /User/AuthToken with the message.
+    refused = doc(hab.open_link(first))
+    assert text(refused, ".field-validation-error[data-valmsg-for='CompanyLoginFailed']") == MESSAGES["token_expired"]
+    assert refused.cssselect("#legalRepresentative") and refused.cssselect("form#form0")
     assert hab.open_link(second).headers["location"] == "/Home/Dashboard"
     hab.http.cookies.clear()
-    assert hab.open_link(second).headers["location"] == "/User/Login"  # already used
+    assert MESSAGES["token_expired"] in hab.open_link(second).text  # already used
     assert hab.get("/Home/Dashboard").headers["location"] == "/User/Login"
     motives = [e.details["motivo"] for e in world.journal.entries(DEMO_NIT, "abrir_token")]
     assert motives == ["reemplazado", "", "usado"]
@@ -154,8 +154,20 @@ def test_a_token_expires_after_60_minutes_of_sandbox_time(world: World, client: 
     hab.http.cookies.clear()
     hab.request_token(client)
     world.clock.advance(minutes=61)
-    assert hab.open_link(hab.last_link(client)).headers["location"] == "/User/Login"
+    assert MESSAGES["token_expired"] in hab.open_link(hab.last_link(client)).text
     assert world.journal.entries(DEMO_NIT, "abrir_token")[-1].details["motivo"] == "vencido"
+
+
+def test_auth_token_failure_variants(world: World, client: SandboxClient, hab: CatalogoHttp) -> None:
+    """The 2025 live note's variant: a refused link goes to /User/Login with the alert, shown once."""
+    state_of(client).variants["auth_token_fallo"] = "login"
+    hab.request_token(client)
+    hab.request_token(client)
+    first, _ = token_links(world, client.email_rut)
+    refused = hab.open_link(first)
+    assert (refused.status_code, refused.headers["location"]) == (302, "/User/Login")
+    assert MESSAGES["token_expired"] in text(doc(hab.get("/User/Login")), ".dian-alert-danger")
+    assert MESSAGES["token_expired"] not in hab.get("/User/Login").text  # shown once
 
 
 def test_malformed_token_link_is_a_server_error(hab: CatalogoHttp) -> None:
@@ -166,7 +178,7 @@ def test_tokens_are_per_host(world: World, client: SandboxClient, hab: CatalogoH
     set_stage(world, DEMO_NIT, "sincronizado")
     hab.request_token(client)
     hab_link = hab.last_link(client)
-    assert prod.open_link(hab_link).headers["location"] == "/User/Login"
+    assert prod.open_link(hab_link).status_code == 500  # no token record on that host: DIAN's null dereference
 
 
 @pytest.mark.parametrize("portal", [HAB, PROD])
@@ -331,7 +343,7 @@ def test_production_prefix_association_waits_for_the_resolution_sync(
     assert value(page, "#ContributorCode") == DEMO_NIT
     assert [o.text_content() for o in page.cssselect("#SoftwareId option")] == ["Seleccione...", CADENA.label]
     assert [o.text_content() for o in page.cssselect("#NumberRangeRowKey option")] == ["Seleccione..."]
-    assert MESSAGES_P02["no_ranges"] in text(page, ".prefix-alert")
+    assert MESSAGES_P02["no_ranges"] in text(page, ".alert.custom-alert-primary")
     assert MESSAGES_P02["none_associated"] in text(page, ".contributor-alert")
 
     world.clock.advance(world.resolution_sync_delay - timedelta(minutes=1))
@@ -340,7 +352,7 @@ def test_production_prefix_association_waits_for_the_resolution_sync(
     page = doc(prod.get("/Software/AddNumberRange"))
     option = page.cssselect("#NumberRangeRowKey option")[1]
     assert option.text_content() == "FE - 18764031407250 (1 - 100)" and "|" in option.get("value")
-    assert not page.cssselect(".prefix-alert")
+    assert not page.cssselect(".alert.custom-alert-primary")
 
     form = {"softwareId": CADENA.software_id, "rangeRowKey": option.get("value")}
     assert prod.post("/Software/AddPrefix", form).json() == {"success": True}
@@ -348,10 +360,21 @@ def test_production_prefix_association_waits_for_the_resolution_sync(
     assert world.journal.count(DEMO_NIT, "asociar_prefijo", prefijo="FE", resolucion=res.number) == 1
     page = doc(prod.get("/Software/AddNumberRange"))
     [row] = page.cssselect(".table-responsive tbody tr")
-    cells = [" ".join(td.text_content().split()) for td in row.findall("td")][:6]
-    assert cells == [CADENA.provider, CADENA.software, CADENA.software_id, "FE", cs.fmt_date(world.clock.now()),
-                     cs.fmt_date(res.valid_until)]
-    assert MESSAGES_P02["no_more"] in text(page, ".prefix-alert") and not page.cssselect(".contributor-alert")
+    cells = [" ".join(td.text_content().split()) for td in row.findall("td")][:7]
+    # FEL (2026): Proveedor | Software | Código del Software | Tipo | Prefijo | Fecha Asociación | Fecha Expiración
+    assert cells == [CADENA.provider, CADENA.software, CADENA.software_id, "Factura electrónica de venta",
+                     "FE - 18764031407250 (1 - 100)", cs.fmt_date(world.clock.now()), cs.fmt_date(res.valid_until)]
+    assert row.cssselect("[data-rk]")[0].get("data-rk") == f"FE|01|{res.number}"
+    headers = [" ".join(th.text_content().split()) for th in page.cssselect(".table-responsive thead th")]
+    assert headers[:7] == ["Proveedor", "Software", "Código del Software", "Tipo", "Prefijo", "Fecha Asociación",
+                           "Fecha Expiración"]
+    state_of(client).variants["tabla_prefijos"] = "2022"  # _associatedRanges.cshtml: no "Tipo", "Prefijo Asociado"
+    page = doc(prod.get("/Software/AddNumberRange"))
+    [row] = page.cssselect(".table-responsive tbody tr")
+    assert [" ".join(td.text_content().split()) for td in row.findall("td")][3] == "FE - 18764031407250 (1 - 100)"
+    assert "Prefijo Asociado" in text(page, ".table-responsive thead")
+    assert MESSAGES_P02["no_more"] in text(page, ".alert.custom-alert-primary")
+    assert not page.cssselect(".contributor-alert")
 
 
 MESSAGES_P02 = {

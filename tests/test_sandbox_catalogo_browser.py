@@ -59,9 +59,10 @@ def test_habilitacion_screens(page: Page, world: World, sandbox: SandboxServer) 
     page.wait_for_url("**/User/Login")
     assert world.journal.count(DEMO_NIT, "registrar_facturador") == 1
 
-    # A used token lands on the login page with DIAN's message.
+    # A used token re-renders CompanyLogin at /User/AuthToken with DIAN's message in the (hidden, as in
+    # DIAN's view without tlogin=1) Representante legal form: present in the page, not shown.
     page.goto(token_links(world, client.email_rut)[-1])
-    expect(page.get_by_text(MESSAGES["token_expired"])).to_be_visible()
+    expect(page.locator("[data-valmsg-for='CompanyLoginFailed']")).to_have_text(MESSAGES["token_expired"])
 
     # H-03b → H-05 → H-06 (En pruebas) → H-07.
     browser_login(page, world, hab, client)
@@ -111,20 +112,24 @@ def test_production_screens(page: Page, world: World, sandbox: SandboxServer) ->
         issued_at=world.clock.now() - timedelta(hours=3)))
     errors = _watch(page)
 
-    # P-01 → menu → P-02 → P-03 → P-04.
+    # P-01 → P-02 (the menu entry is a plain link to /Software/AddNumberRange; the robot opens it by URL
+    # as FEL does) → P-03 → P-04.
     browser_login(page, world, prod, client)
-    page.get_by_role("button", name="Menú").click()
-    page.get_by_role("link", name="Configuración").click()
-    page.get_by_role("link", name="Rangos de numeración").click()
-    expect(page.get_by_label("NIT Facturador")).to_have_value(client.nit)
+    page.locator("#mainnav-toggle").click()
+    expect(page.locator("#AddNumberRange a")).to_have_attribute("href", "/Software/AddNumberRange")
+    page.goto(f"{prod}/Software/AddNumberRange")
+    # DIAN's view renders ContributorCode twice (HiddenFor, then the labelled read-only TextBoxFor).
+    expect(page.locator("input#ContributorCode[type='text']")).to_have_value(client.nit)
     expect(page.get_by_text(MESSAGES_EMPTY)).to_be_visible()
     page.get_by_label("Proveedor - Software").select_option(label="CADENA S. A. - 890930534efacturacadena")
     page.get_by_label("Prefijo").select_option(label="FE - 18764031407250 (1 - 100)")
     page.get_by_role("button", name="Agregar").click()
     dialog = page.locator(".modal.bootbox")
-    expect(dialog).to_contain_text("¿Está seguro que desea asociar el prefijo?")
-    dialog.get_by_role("button", name="Aceptar").click()
-    expect(page.get_by_role("cell", name="FE", exact=True)).to_be_visible()
+    expect(dialog).to_contain_text("Está seguro que desea asociar el prefijo?")
+    expect(dialog.get_by_role("button", name="Cancelar")).to_have_count(0)
+    dialog.locator("[data-bb-handler='del']").click()
+    expect(page.get_by_role("cell", name="FE - 18764031407250 (1 - 100)", exact=True)).to_be_visible()
+    expect(page.locator("tr[data-rk] , a[data-rk]").first).to_have_attribute("data-rk", "FE|01|18764031407250")
     expect(page.get_by_text("no tiene mas prefijos de numeración para asociar a un software.")).to_be_visible()
     assert world.journal.count(DEMO_NIT, "asociar_prefijo") == 1
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 import html
 import io
 import json
+import os
+import re
+import subprocess
+import sys
 import uuid
 import zipfile
 from datetime import datetime
@@ -36,7 +40,8 @@ from tests.secret_scan import (
     report,
 )
 
-GUID = str(uuid.uuid4())
+ROOT = Path(__file__).resolve().parents[1]
+GUID = "5b3c9c4e-1f0a-4d7e-9a61-2f8e7c1d0b34"  # fixed: it appears in test ids, which xdist workers must agree on
 CLAVE = "AODU1Mzg="
 PASSWORD = 'Muisca Clave/1&"ñ'  # every encoding changes it
 SECRETS = {GUID: KIND_TOKEN, CLAVE: KIND_CLAVE_DINAMICA, PASSWORD: KIND_MUISCA_PASSWORD}
@@ -231,3 +236,36 @@ def test_the_session_records_every_token_the_sandboxes_issue(secret_scan: Secret
     second = issue_token(world, state_of(client), "habilitacion", "10910094|1020304050", DEMO_NIT)
     assert state_of(client).tokens == {"habilitacion": second}
     assert secret_scan.secrets[first.guid] == secret_scan.secrets[second.guid] == KIND_TOKEN
+
+
+# -- the session scan under pytest-xdist ---------------------------------------------------------------
+
+PLANT_VARIABLE = "SECRET_SCAN_PLANT"
+PLANTED = "Planted-Clave/77"
+
+
+def test_planted_secret_for_the_xdist_proof(secret_scan: SecretRegistry) -> None:
+    """Plants a leak in the session scan; runs only inside the next test's child pytest."""
+    if os.environ.get(PLANT_VARIABLE) != "1":
+        pytest.skip("plants a leak: only in the child run of test_the_session_scan_fails_under_xdist")
+    secret_scan.add_secret(PLANTED, KIND_MUISCA_PASSWORD)
+    secret_scan.add_stream("stderr of a planted flow run", f'{{"event": "ingreso", "clave": "{PLANTED}"}}')
+
+
+@pytest.mark.slow
+def test_the_session_scan_fails_under_xdist_on_a_planted_secret(tmp_path: Path) -> None:
+    """A child ``pytest -n 2`` (as scripts/test runs the suite) with one planted leak fails, names the leak's
+    source and kind, never the value, and the worker's scan line reaches the controller's summary."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env[PLANT_VARIABLE] = "1"
+    selection = "test_planted_secret_for_the_xdist_proof or test_each_kind_and_encoding_is_reported_once"
+    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-p", "no:cacheprovider"]
+    command += ["--basetemp", str(tmp_path / "child"), "-k", selection, str(Path(__file__))]
+    child = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    output = child.stdout + child.stderr
+    assert child.returncode == 1, output
+    assert "2 passed, 1 error" in output  # the planted test passes; its worker's session end fails
+    assert "secret scan: 1 leak(s) of registered secrets" in output
+    assert f"stderr of a planted flow run: {KIND_MUISCA_PASSWORD} (raw)" in output
+    assert re.search(r"^\[gw[01]\] secret scan: 1 secrets \(1 MUISCA password\) .*: 1 leak\(s\)$", output, re.M), output
+    assert_no_value(output, PLANTED)

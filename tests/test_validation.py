@@ -7,6 +7,7 @@ import pytest
 from bots.errors import InvalidInput
 from bots.validation import (
     format_nit,
+    is_uuid,
     nit_check_digit,
     validate_document_number,
     validate_email,
@@ -125,8 +126,35 @@ def test_email() -> None:
 
 def test_uuid() -> None:
     assert validate_uuid("3FA85F64-5717-4562-B3FC-2C963F66AFA6") == "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+    assert validate_uuid(" 3fa85f64-5717-4562-b3fc-2c963f66afa6\n") == "3fa85f64-5717-4562-b3fc-2c963f66afa6"
     with pytest.raises(ValueError, match="UUID"):
         validate_uuid("890930534efacturacadena")
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("3fa85f64-5717-4562-b3fc-2c963f66afa6", True),
+        ("3FA85F64-5717-4562-B3FC-2C963F66AFA6", True),
+        ("  3fa85f64-5717-4562-b3fc-2c963f66afa6 ", True),
+        ("{3fa85f64-5717-4562-b3fc-2c963f66afa6}", False),  # uuid.UUID accepts these three; DIAN never shows them
+        ("urn:uuid:3fa85f64-5717-4562-b3fc-2c963f66afa6", False),
+        ("3fa85f6457174562b3fc2c963f66afa6", False),
+        ("3fa85f64-5717-4562-b3fc-2c963f66afa", False),
+        ("3fa85f64-5717-4562-b3fc-2c963f66afag", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_one_uuid_rule(value: str | None, ok: bool) -> None:
+    """``is_uuid`` and ``validate_uuid`` are the same rule (the one the habilitación screens use too)."""
+    assert is_uuid(value) is ok
+    if value is not None:
+        if ok:
+            assert validate_uuid(value) == value.strip().lower()
+        else:
+            with pytest.raises(InvalidInput):
+                validate_uuid(value)
 
 
 def test_document_numbers() -> None:

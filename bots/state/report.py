@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bots.errors import BOGOTA
+from bots.clock import BOGOTA
 from bots.state.store import (
     AGOTADO,
     ERROR_ENTRADA,

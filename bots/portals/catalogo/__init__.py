@@ -4,9 +4,9 @@
 - ``produccion``: the production site (P-01 menu, P-02..P-04 prefix association).
 - ``session``: ``CatalogoSession``, the token login every catalogue flow uses.
 
-This module holds what the page objects share: the ``Screen`` base class (locators built once from
-the recognised ``ScreenLocators``), choosing an option of a ``<select>`` by its visible text, and
-the wait for Cloudflare Turnstile. Selectors live in ``selectors/catalogo/<version>.toml``; page
+Page objects stand on the one base ``bots.portals.base.Screen``. This module holds what the
+catalogue's page objects share besides it: choosing an option of a ``<select>`` by its visible
+text, and the wait for Cloudflare Turnstile. Selectors live in ``selectors/catalogo/<version>.toml``; page
 objects use logical names only.
 """
 
@@ -15,14 +15,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bots import text
 from bots.errors import NeedsHuman, PortalError
-from bots.locators import Locators, ScreenLocators
 from bots.log import get_logger
 
 if TYPE_CHECKING:
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILY",
     "Option",
-    "Screen",
     "choose_option",
     "find_option",
     "read_options",
@@ -48,39 +46,6 @@ TURNSTILE_OPERATOR_S = 300.0
 _POLL_MS = 500
 # Turnstile puts its token in the hidden input; S3 waits for more than 15 characters.
 _TURNSTILE_PASSED = "el => !!el && typeof el.value === 'string' && el.value.length > 15"
-
-
-class Screen:
-    """One recognised screen. Subclasses set ``SCREEN`` and build their locators in ``_build``."""
-
-    SCREEN: ClassVar[str]
-
-    def __init__(self, locs: ScreenLocators, locators: Locators) -> None:
-        self.locs = locs
-        self.locators = locators
-        self.page: Page = locs.page
-        self._build()
-
-    def _build(self) -> None:
-        """Create the Playwright locators of this screen (once)."""
-
-    @classmethod
-    def recognise(cls, page: Page, locators: Locators, *, timeout_s: float | None = None) -> Self:
-        """Wait until ``page`` shows this screen in a known version (else ``PortalChanged``)."""
-        return cls(locators.screen(page, cls.SCREEN, timeout_s=timeout_s), locators)
-
-    def name(self, logical: str) -> str:
-        """The qualified logical name for logs and errors (``login_empresa.entrar``)."""
-        return self.locs.qualified(logical)
-
-    def text_of(self, locator: Locator) -> str:
-        """Visible text of the first match, whitespace collapsed ('' when absent)."""
-        if locator.count() == 0:
-            return ""
-        return " ".join(locator.first.inner_text().split())
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.locs.family}/{self.locs.version}>"
 
 
 # --- <select> by visible text ----------------------------------------------------------------------

@@ -8,8 +8,9 @@
 
 The token login, as a person does it:
 
-1. ``/User/Login`` → "Empresa" (or "Persona", per ``client.tipo_ingreso``) → "Representante legal",
-   the representative's id type (by its text), number, and the NIT WITHOUT DV.
+1. Straight to ``/User/CompanyLogin`` (or ``/User/PersonLogin``, per ``client.tipo_ingreso``), as the
+   2025/2026 bots do → "Representante legal", the representative's id type (by its text), number, and
+   the NIT WITHOUT DV.
 2. Wait until Cloudflare Turnstile passes by itself (never clicked); an interactive challenge is
    ``NeedsHuman(captcha)`` in a headless run, or waits for the operator in a headed one.
 3. The mailbox watermark is taken (``MailWatchers.expect``) BEFORE the single click on "Entrar" (each
@@ -19,9 +20,12 @@ The token login, as a person does it:
    sent by a ``dian.gov.co`` address, not dated before the request, with a ``/User/AuthToken`` link
    on this portal's host (``settings.allowed_hosts``) whose ``rk`` is the client's NIT. Older mails,
    other clients' tokens, look-alike hosts and other senders are ignored.
-5. Open the link ONCE in the same context (it is a registered secret: redacted everywhere). If DIAN
-   answers with the login page ("Token expirado…") for a link that fresh, something opened it first:
-   ``NeedsHuman(escaner_enlaces)`` — a new token would be eaten the same way, so none is requested.
+5. Open the link ONCE in the same context (it is a registered secret: redacted everywhere). DIAN
+   refuses a link by re-rendering the CompanyLogin/PersonLogin view at ``/User/AuthToken`` with
+   "Token expirado…" in its ``*LoginFailed`` span (or, per a 2025 note, ``/User/Login`` with the alert);
+   for a link that fresh, something opened it first: ``NeedsHuman(escaner_enlaces)`` — a new token
+   would be eaten the same way, so none is requested. An HTTP 500 (DIAN found no token record) is a
+   retryable ``PortalError``.
 """
 
 from __future__ import annotations
@@ -32,16 +36,17 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 
+from bots import text
 from bots.errors import NeedsHuman, PortalError
 from bots.locators import Locators
 from bots.log import current_context, get_logger, redact_text, register_secret
 from bots.mail import MailboxUnavailable, MailTimeout, TokenLink, token_matcher
 from bots.portals.catalogo import FAMILY
 from bots.portals.catalogo.login import (
-    CompanyLoginPage,
-    LoginLanding,
-    PersonLoginPage,
-    TokenSentPage,
+    IngresoEmpresa,
+    IngresoPersona,
+    TokenEnviado,
+    TokenRechazado,
     classify_refusal,
 )
 from bots.retry import navigate
@@ -53,11 +58,15 @@ if TYPE_CHECKING:
     from bots.config import Client, Settings
     from bots.mail import MailboxAccess, MailWatchers
 
-__all__ = ["LOGIN_PATH", "CatalogoSession"]
+__all__ = ["COMPANY_LOGIN_PATH", "LOGIN_PATH", "PERSON_LOGIN_PATH", "CatalogoSession"]
 
 log = get_logger(__name__)
 
 LOGIN_PATH = "/User/Login"
+COMPANY_LOGIN_PATH = "/User/CompanyLogin"
+PERSON_LOGIN_PATH = "/User/PersonLogin"
+#: Paths where DIAN shows a login view, i.e. there is no session (AuthToken re-renders the login view).
+_LOGIN_VIEWS = (LOGIN_PATH, COMPANY_LOGIN_PATH, PERSON_LOGIN_PATH, "/User/AuthToken")
 
 CataloguePortal = Literal["habilitacion", "produccion"]
 
@@ -122,9 +131,11 @@ class CatalogoSession:
         self.login()
 
     def lost(self) -> bool:
-        """True when the page shows DIAN's login (``/User/Login``): the session is gone."""
+        """True when the page shows one of DIAN's login views (``/User/Login``, the Empresa/Persona
+        forms, or a refused ``/User/AuthToken``): the session is gone."""
         parts = urlsplit(self.page.url)
-        return parts.netloc.lower() == self.host and parts.path.lower().startswith(LOGIN_PATH.lower())
+        path = parts.path.lower().rstrip("/")
+        return parts.netloc.lower() == self.host and any(path == p.lower() for p in _LOGIN_VIEWS)
 
     def ensure_logged_in(self) -> None:
         """If DIAN sent the page to ``/User/Login``, log in again (new token), at most ONCE per step.
@@ -161,26 +172,26 @@ class CatalogoSession:
 
     def _login(self) -> None:
         page = self.page
-        navigate(page, self.url(LOGIN_PATH))
-        landing = LoginLanding.recognise(page, self.locators)
         representative = self.client.representante
         id_type = representative.id_type
-        form: CompanyLoginPage | PersonLoginPage
+        form: IngresoEmpresa | IngresoPersona
         if self.client.tipo_ingreso == "persona":
-            form = landing.open_person_login()
-            form.choose_id_type(id_type.label, code=id_type.catalogo)
-            form.fill_document(representative.numero_documento)
+            navigate(page, self.url(PERSON_LOGIN_PATH))
+            form = IngresoPersona.recognise(page, self.locators)
+            form.elegir_tipo_identificacion(id_type.label, codigo=id_type.catalogo)
+            form.escribir_documento(representative.numero_documento)
         else:
-            form = landing.open_company_login()
-            form.choose_legal_representative()
-            form.choose_id_type(id_type.label, code=id_type.catalogo)
-            form.fill_representative(representative.numero_documento)
-            form.fill_company_nit(self.client.nit)  # base NIT: Client.nit never carries the DV
-        form.wait_for_turnstile(operator_present=not self.settings.is_headless)
+            navigate(page, self.url(COMPANY_LOGIN_PATH))
+            form = IngresoEmpresa.recognise(page, self.locators)
+            form.elegir_representante_legal()
+            form.elegir_tipo_identificacion(id_type.label, codigo=id_type.catalogo)
+            form.escribir_representante(representative.numero_documento)
+            form.escribir_nit_empresa(self.client.nit)  # base NIT: Client.nit never carries the DV
+        form.esperar_turnstile(operador_presente=not self.settings.is_headless)
         link = self._request_token(form)
         self._open_link(link)
 
-    def _request_token(self, form: CompanyLoginPage | PersonLoginPage) -> TokenLink:
+    def _request_token(self, form: IngresoEmpresa | IngresoPersona) -> TokenLink:
         """Watermark the mailbox, click "Entrar" once, read DIAN's answer, wait for the mail."""
         requested_at = datetime.now(UTC)
         try:
@@ -188,12 +199,12 @@ class CatalogoSession:
             match = token_matcher(self.client.nit, (self.host, self._hostname), not_before=requested_at)
             with self.watchers.expect(self.mailbox, match) as pending:
                 self.token_requests += 1
-                result = form.submit()
-                if not isinstance(result, TokenSentPage):
-                    error = classify_refusal(result.message(), self.portal)
+                result = form.entrar()
+                if not isinstance(result, TokenEnviado):
+                    error = classify_refusal(result.mensaje(), self.portal)
                     error.selector = result.name("mensaje")
                     raise error
-                log.info("aviso de token enviado", correo=result.masked_address(), portal=self.portal)
+                log.info("aviso de token enviado", correo=result.correo_enmascarado(), portal=self.portal)
             return pending.wait(timeout=self.settings.token_mail_timeout_s)
         except MailTimeout:
             raise PortalError(
@@ -222,23 +233,33 @@ class CatalogoSession:
             detail = redact_text(str(exc).splitlines()[0]) if str(exc) else type(exc).__name__
             raise PortalError(f"No se pudo abrir el enlace del token ({detail})", retryable=True) from None
         if response is not None and response.status >= 500:
+            # UserController.AuthToken dereferences a missing token record: HTTP 500. Not "portal changed".
             raise PortalError(
-                f"La DIAN respondió con error HTTP {response.status} al abrir el enlace del token", retryable=True
+                f"La DIAN respondió con error HTTP {response.status} al abrir el enlace del token (no reconoció "
+                "el enlace); vuelva a intentar más tarde",
+                retryable=True,
             )
-        found = self.locators.screen(page, "sesion", "login_token_expirado", "login_inicio")
+        found = self.locators.screen(page, "sesion", TokenRechazado.SCREEN)
         if found.screen == "sesion":
             self.logins += 1
             log.info("sesión iniciada", portal=self.portal, ingresos=self.logins)
             return
-        name = "mensaje" if found.screen == "login_token_expirado" else "alerta_error"
-        shown = found.get(name)
-        dian_text = " ".join(shown.first.inner_text().split()) if shown.count() else None
+        refused = TokenRechazado(found, self.locators)
+        dian_text = refused.mensaje() or None
+        if dian_text and not text.contains(dian_text, "token expirado"):
+            raise NeedsHuman(
+                "La DIAN no aceptó el enlace del token que acaba de llegar; revise el mensaje de la DIAN e ingrese "
+                "manualmente para confirmar los datos del usuario. El robot no pide otro token",
+                reason="token_rechazado",
+                selector=refused.name("mensaje"),
+                dian_text=dian_text,
+            )
         raise NeedsHuman(
             "La DIAN trató como usado o vencido el enlace del token que acaba de llegar. Lo más probable es "
             "que un analizador de enlaces del buzón del cliente (Microsoft 365 Safe Links, un antivirus de "
             "correo o similar) lo abrió antes que el robot. Pida excluir a facturacionelectronica@dian.gov.co "
             "del análisis de enlaces, o ingrese manualmente. El robot no pide otro token: se gastaría igual",
             reason="escaner_enlaces",
-            selector=found.qualified(name),
+            selector=refused.name("mensaje"),
             dian_text=dian_text,
         )

@@ -1,4 +1,4 @@
-"""Page objects and processes of DIAN's habilitación site (catalogo-vpfe-hab), screens H-01..H-11.
+"""Page objects and the shared session of DIAN's habilitación site (catalogo-vpfe-hab), screens H-01..H-11.
 
 - ``inicio``: H-01 dashboard; H-08 "Registrar fecha de inicio salida a producción", H-09 (RUT
   responsibility 52/S2 confirmation) and the H-10 answer, which DIAN shows on top of it.
@@ -7,7 +7,7 @@
 - ``modos``: H-05/H-06 "Configurar modos de operación" and its list, H-07 "Set de pruebas".
 - ``modelos``: the typed data those screens show (``EstadoFacturador``, ``ModoOperacion``, ...).
 - ``mensajes``: DIAN's messages on these screens and how the robot classifies them.
-- ``procesos``: the processes P1–P4 on a signed-in session, each safe to run again.
+- ``procesos``: the signed-in session and helpers the processes share (the processes P1–P4 are in flows/).
 - ``entrega``: the hand-off file for the technology provider (Software Id, PIN, TestSetId).
 
 Selectors: ``selectors/habilitacion/<version>.toml``; the token login is ``bots.portals.catalogo``.
