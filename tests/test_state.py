@@ -13,6 +13,9 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from bots.errors import InvalidInput
 from bots.state import FALLIDO, HECHO, PENDIENTE, PIPELINE, ClientLock, Store
 from bots.state.store import migrations, store_path
 
@@ -29,14 +32,15 @@ def test_migrations_apply_once_in_order(tmp_path: Path) -> None:
 
 
 def test_store_path_setting(tmp_path: Path) -> None:
-    class S:
-        output_dir = tmp_path / "salida"
-        state_url: str | None = None
+    from bots.config import Settings
 
-    s = S()
-    assert store_path(s) == tmp_path / "salida" / "estado.sqlite3"  # type: ignore[arg-type]
-    s.state_url = f"sqlite:///{tmp_path}/otro.db"
-    assert store_path(s) == tmp_path / "otro.db"  # type: ignore[arg-type]
+    settings = Settings(_env_file=None, output_dir=tmp_path / "salida")
+    assert store_path(settings) == tmp_path / "salida" / "estado.sqlite3"
+    settings = Settings(_env_file=None, state_url=f"sqlite:///{tmp_path}/otro.db")
+    assert store_path(settings) == tmp_path / "otro.db"
+    settings = Settings(_env_file=None, state_url="postgresql://x/y")
+    with pytest.raises(InvalidInput):
+        store_path(settings)
 
 
 def test_steps_record_status_attempts_evidence_and_not_before(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ class Breaker:
 
 def store_path(settings: Settings) -> Path:
     """Where the database lives: ``DIAN_STATE_URL`` (sqlite:///path or a path) or the output folder."""
-    url = getattr(settings, "state_url", None)
+    url = settings.state_url
     if not url:
         return Path(settings.output_dir) / "estado.sqlite3"
     if "://" not in url:
