@@ -3,6 +3,7 @@ their holder."""
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
@@ -134,3 +135,25 @@ def test_store_survives_kill_mid_write(tmp_path: Path) -> None:
     proc.wait()
     with Store(path) as store:
         assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _take(path: str, count: int, interval: float, out: multiprocessing.queues.Queue) -> None:  # type: ignore[name-defined]
+    with Store(path) as store:
+        for _ in range(count):
+            out.put(time.time() + store.take_slot("catalogo-vpfe-hab.dian.gov.co", interval))
+
+
+def test_rate_slots_hold_across_processes(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    path = str(tmp_path / "e.db")
+    Store(path).close()
+    workers = [ctx.Process(target=_take, args=(path, 5, 0.1, out)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    slots = sorted(out.get(timeout=60) for _ in range(15))
+    for w in workers:
+        w.join(30)
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    # one request slot every 0.1 s for all processes together (measured with some scheduling jitter)
+    assert slots[-1] - slots[0] > 1.3 and min(gaps) > 0.03, gaps
