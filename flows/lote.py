@@ -405,7 +405,7 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
             flow = "habilitacion" if steps[0] in _HABILITACION else steps[0]
             outcome = _run_flow_for(flow, client, settings, watchers, options, approval)
             results = _step_results(flow, steps, rows, outcome, now, settings)
-            evidence = _evidence(outcome)
+            evidence = _evidence(outcome, client, settings)
             for step, (status, failed, not_before) in results.items():
                 row = store.record(
                     nit, step, status, outcome=json.loads(outcome.to_json()), not_before=not_before,
@@ -534,12 +534,17 @@ def _step_results(flow: str, steps: list[str], rows: dict[str, StepRow], outcome
     return done
 
 
-def _evidence(outcome: Outcome) -> list[str]:
+def _evidence(outcome: Outcome, client: Client, settings: Settings) -> list[str]:
+    """Evidence paths of an outcome: failure artifacts (trace, screenshot, page), the formato 1876 PDF,
+    saved captures, and the provider's hand-off file when it exists."""
     paths = [outcome.artifacts] if outcome.artifacts else []
-    for key in ("page_path", "screenshot_path", "pdf", "pdf_path", "formato_1876", "entrega", "evidencia", "traza"):
+    for key in ("page_path", "screenshot_path", "pdf", "entrega", "evidencia"):
         value = outcome.data.get(key)
-        if isinstance(value, str) and ("/" in value or value.endswith((".pdf", ".json", ".png", ".zip", ".html"))):
-            paths.append(value)
+        values = list(value.values()) if isinstance(value, dict) else [value]
+        paths += [v for v in values if isinstance(v, str) and v]
+    handoff = Path(settings.output_dir) / client.nit / "entrega-proveedor-habilitacion.json"
+    if handoff.is_file():
+        paths.append(str(handoff))
     return paths
 
 

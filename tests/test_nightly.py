@@ -13,9 +13,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from bots.state import Store
 from sandbox import catalogo_state, muisca_state
 from sandbox.faults import Fault
 from tests.fixtures_prefijo import add_resolution
@@ -89,6 +91,11 @@ def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
     assert rows[CAPTCHA]["resultado"] == "requiere_humano" and "CAPTCHA" in rows[CAPTCHA]["accion"]
     assert first.returncode == 4 and first.json is not None
     assert world.journal.count(LISTO, "falla_inyectada") == 1
+    assert any(p.endswith("entrega-proveedor-habilitacion.json") for p in rows[NUEVO]["evidencia"])
+    assert any(p.endswith(".pdf") for p in rows[LISTO]["evidencia"])  # the formato 1876
+    with Store(env.output_dir / "estado.sqlite3") as store:  # every worker took its request slots there
+        hosts = {r[0] for r in store.db.execute("SELECT host FROM rate_slots")}
+    assert {urlsplit(env.env[f"DIAN_{p}_URL"]).netloc for p in ("HABILITACION", "MUISCA")} <= hosts
     assert_no_duplicate_irreversible(env)
     after_first = irreversible_counts(env)
 
@@ -120,6 +127,7 @@ def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
     assert "flows.aprobar --cliente 900123456" in page.locator(f"#acciones li[data-nit='{NUEVO}']").inner_text()
     assert "CAPTCHA" in page.locator(f"#clientes tr[data-nit='{CAPTCHA}'] td.accion").inner_text()
     assert all(u.startswith("file:") for u in requests)
+    assert page.locator(f"#clientes tr[data-nit='{LISTO}'] a[href$='.pdf']").count() >= 1
 
 
 def _debug(result: FlowResult) -> str:
@@ -188,7 +196,7 @@ def test_two_runs_at_once_never_process_the_same_client(robot_env: RobotEnv) -> 
 def test_repeated_portal_errors_pause_the_portal_and_solo_fallidos_reruns_only_the_failed(
     robot_env: RobotEnv,
 ) -> None:
-    from bots.state import HECHO, PIPELINE, Store
+    from bots.state import HECHO, PIPELINE
 
     env, world = robot_env, robot_env.world
     first_nit, second_nit = LISTO, CAPTCHA

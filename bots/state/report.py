@@ -63,13 +63,16 @@ def operator_action(client: Client, step: str | None, row: StepRow | None) -> st
     nit = client.nit
     if step is None:
         proveedor = client.software.proveedor if client.software else "el proveedor tecnológico"
-        lower = proveedor.lower()
-        if "facturatech" in lower:
-            how = "en Facturatech, «Sincronizar Numeraciones»"
-        elif "loggro" in lower:
-            how = "en Loggro, marcar «La organización maneja facturación electrónica»"
-        else:
-            how = "en su plataforma, sincronizar las numeraciones de la DIAN"
+        data = ((row.last_outcome or {}).get("data") or {}) if row is not None else {}
+        how = data.get("siguientes_pasos")  # flows.asociar_prefijo knows some providers' own step
+        if not how:
+            lower = proveedor.lower()
+            if "facturatech" in lower:
+                how = "en Facturatech, «Sincronizar Numeraciones»"
+            elif "loggro" in lower:
+                how = "en Loggro, marcar «La organización maneja facturación electrónica»"
+            else:
+                how = "en su plataforma, sincronizar las numeraciones de la DIAN"
         return f"Avisar a {proveedor} que el prefijo quedó asociado: {how}."
     if row is None:
         return ""
@@ -139,7 +142,7 @@ def client_row(client: Client, rows: dict[str, StepRow], job: dict[str, Any] | N
     evidence: list[str] = []
     for r in rows.values():
         evidence += [e for e in r.evidence if e not in evidence]
-    action = operator_action(client, pending, row)
+    action = operator_action(client, pending, row if pending else rows["asociar_prefijo"])
     return {
         "nit": client.nit,
         "nit_con_dv": client.nit_con_dv,
