@@ -7,8 +7,28 @@
 Without a flow name every active client advances through the pipeline (registrar → asociar_software →
 set_aceptado → fecha_produccion → sincronizar → solicitar_numeracion → asociar_prefijo) as far as it
 can tonight; the lasting state (``bots.state``) says what is done and each flow still reads the
-portal first. See ``run_night`` for the rules (retries, waits, approvals, locks, rate limit,
-circuit breaker); ``bots.state.report`` writes the night's HTML report.
+portal first. The first five steps run as ``flows.habilitacion`` (one session), then
+``flows.solicitar_numeracion`` and ``flows.asociar_prefijo`` (``--prefijo/--desde/--hasta``).
+
+- Workers: ``--concurrencia N`` spawned processes (default ``DIAN_NIGHTLY_WORKERS`` or one per ~1 GB
+  of free memory, at most the cores), each with one browser, one ``MailWatchers`` (clients sharing a
+  mailbox share its connection) and a fresh context per client. A worker dies with its runner.
+- A client is worked on only under its lock (``bots.state.ClientLock``, an OS lock that dies with
+  its holder): two runs at once never process the same client; the second skips it.
+- Every page, post and AJAX call to a DIAN host waits for a slot shared by all workers
+  (``DIAN_RATE_PER_HOST_S``, a Playwright ``context.route`` handler over the store's slots).
+- Results: ok / ya_hecho → hecho; esperando → not before its ``retry_at``; requiere_humano and
+  error_entrada → the operator's list, not retried the same night (a new approval recorded with
+  ``flows.aprobar`` unblocks fecha_produccion at once); error_portal and unexpected errors
+  (timeouts, 5xx, lost session, browser crash) → retried with a doubling backoff
+  (``DIAN_RETRY_BACKOFF_S``) up to ``DIAN_NIGHTLY_MAX_ATTEMPTS`` times a night, then reported;
+  portal_cambio → reported, tried again the next night. A night runs from noon to noon (Bogotá).
+- ``DIAN_BREAKER_THRESHOLD`` portal errors in a row pause that portal for ``DIAN_BREAKER_PAUSE_MIN``
+  (the report says so); clients that need it wait for the next run.
+- Crash safety: the state is written after every flow; a step left mid-way is reconciled by the
+  flow's step journal (``bots.steps``) before anything is clicked.
+- Report: ``bots.state.report`` (a Spanish table on stderr, the HTML page under
+  ``DIAN_REPORT_DIR`` or ``--informe``, ``--json`` on stdout); the exit code is the worst client's.
 
 With a flow name (below) it runs just that flow over the clients, as before.
 
