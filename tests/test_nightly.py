@@ -29,6 +29,7 @@ NUEVO = "900123456"  # pendiente de registro, sin solicitud en MUISCA
 ACEPTADO = "900555001"  # set aceptado; solicitud DEFINITIVO por firmar; sin aprobación la primera noche
 LISTO = "900777002"  # sincronizado; resolución formalizada hace 3 horas; un 500 en su primer ingreso
 CAPTCHA = "900888003"  # Turnstile interactivo: requiere una persona
+SIN_SECRETO = "901234567"  # falta la contraseña de su buzón: se informa, nunca se abre el navegador
 IRREVERSIBLE = (
     "registrar_facturador", "asociar_software", "registrar_fecha_produccion", "sincronizar_produccion",
     "asociar_prefijo", "definitivo", "firmar",
@@ -59,6 +60,9 @@ def setup_world(env: RobotEnv) -> None:
         catalogo_state.set_stage(world, nit, hab, email=f"recepcion+{nit}@empresa-demo.test")
         muisca_state.set_stage(world, nit, muisca)
     world.clients[CAPTCHA].turnstile = "interactive"
+    env.add_client(SIN_SECRETO)
+    del env.secrets[SIN_SECRETO]["buzon_token_password"]
+    env.write_files()
     world.resolutions = [r for r in world.resolutions if r.nit != LISTO]
     add_resolution(world, LISTO, number="18764000000001")
     world.faults.inject(LISTO, "login", Fault(http_500=True, times=1))
@@ -89,7 +93,8 @@ def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
     assert rows[ACEPTADO]["paso_pendiente"] == "fecha_produccion"
     assert rows[ACEPTADO]["resultado"] == "requiere_humano" and "flows.aprobar" in rows[ACEPTADO]["accion"]
     assert rows[CAPTCHA]["resultado"] == "requiere_humano" and "CAPTCHA" in rows[CAPTCHA]["accion"]
-    assert first.returncode == 4 and first.json is not None
+    assert rows[SIN_SECRETO]["resultado"] == "error_entrada" and "secreto" in rows[SIN_SECRETO]["accion"]
+    assert first.returncode == 2 and first.json is not None  # invalid data is the worst news here
     assert world.journal.count(LISTO, "falla_inyectada") == 1
     assert any(p.endswith("entrega-proveedor-habilitacion.json") for p in rows[NUEVO]["evidencia"])
     assert any(p.endswith(".pdf") for p in rows[LISTO]["evidencia"])  # the formato 1876
@@ -123,7 +128,7 @@ def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(report.as_uri())
-    assert page.locator("#clientes tbody tr").count() == 4
+    assert page.locator("#clientes tbody tr").count() == 5
     assert "flows.aprobar --cliente 900123456" in page.locator(f"#acciones li[data-nit='{NUEVO}']").inner_text()
     assert "CAPTCHA" in page.locator(f"#clientes tr[data-nit='{CAPTCHA}'] td.accion").inner_text()
     assert all(u.startswith("file:") for u in requests)
