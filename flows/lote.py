@@ -619,10 +619,11 @@ def _progress(total: int) -> tuple[Any, Any] | None:
     """A rich progress bar on stderr when it is a terminal."""
     if not sys.stderr.isatty():
         return None
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(TextColumn("Corrida nocturna"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("{task.description}"), transient=False)
+                   TextColumn("{task.description}"), console=Console(stderr=True), transient=False)
     bar.start()
     return bar, bar.add_task("", total=total)
 
