@@ -46,6 +46,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from bots.log import get_logger, redact_bytes
+from bots.text import squash
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -117,7 +118,7 @@ class Scrubber:
         self._compiled: list[tuple[re.Pattern[str], str]] | None = None
 
     def add(self, value: str | None, placeholder: str) -> None:
-        value = " ".join((value or "").split())
+        value = squash(value)
         if len(value) < 3 or value in self._pairs or value in PLACEHOLDERS or value in self._pairs.values():
             return
         self._pairs[value] = placeholder
@@ -416,7 +417,7 @@ class Recorder:
         (directory / f"{name}.html").write_text(html, encoding="utf-8")
         title = ""
         with contextlib.suppress(PlaywrightError):
-            title = self.scrubber.text(" ".join((page.title() or "").split()))
+            title = self.scrubber.text(squash(page.title()))
         entry: dict[str, Any] = {
             "file": f"{version}/{name}.html",
             "portal": [portal],

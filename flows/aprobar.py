@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bots.cli import Outcome, SpanishArgumentParser, add_client_argument, add_common_arguments, help_text, run_flow
 from bots.errors import InvalidInput
+from bots.text import squash
 
 FLOW = "aprobar"
 DESCRIPTION = (
@@ -54,7 +55,7 @@ def main() -> Outcome:
     settings = load_settings(clients_file=args.clientes) if args.clientes else load_settings()
     client = get_client(validate_nit(args.cliente), settings)
     fecha = _parse_date(args.fecha)
-    por = " ".join(args.aprobado_por.split())
+    por = squash(args.aprobado_por)
     if not por:
         raise InvalidInput("--aprobado-por no puede ir vacío.")
     evidencia = None

@@ -21,6 +21,7 @@ from bots.state.store import (
     StepRow,
     Store,
 )
+from bots.text import squash
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -151,7 +152,7 @@ def client_row(client: Client, rows: dict[str, StepRow], job: dict[str, Any] | N
         "paso_pendiente": pending,
         "estado": state,
         "resultado": result,
-        "detalle": " ".join(detail.split()),
+        "detalle": squash(detail),
         "ultimo_paso": last.step if last else None,
         "ultimo_resultado": last_outcome.get("status"),
         "proxima_accion": STEP_LABELS[pending] if pending else "",
