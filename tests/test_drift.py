@@ -323,6 +323,7 @@ FLOWS = sorted(SCENARIOS)
 
 
 @pytest.mark.browser
+@pytest.mark.robot
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("flow", FLOWS)
 @pytest.mark.parametrize("variant", ["benigna"])
@@ -336,6 +337,7 @@ def test_benign_drift_changes_neither_result_nor_journal(runs: Runs, variant: st
 
 
 @pytest.mark.browser
+@pytest.mark.robot
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("flow", FLOWS)
 @pytest.mark.parametrize("variant", ["ids"])
@@ -356,6 +358,7 @@ def test_renamed_ids_complete_through_fallbacks_or_stop_safely(runs: Runs, varia
 
 
 @pytest.mark.browser
+@pytest.mark.robot
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("flow", FLOWS)
 @pytest.mark.parametrize("variant", ["boton", "superposicion"])
