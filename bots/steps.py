@@ -296,6 +296,7 @@ def irreversible(
     expected: str | None = None,
     verify_first: bool = True,
     verify_after: bool = True,
+    repeatable: bool = False,
     note: Callable[[T], dict[str, Any]] | None = None,
     **details: Any,
 ) -> ActionResult[T]:
@@ -310,9 +311,14 @@ def irreversible(
        locator resolves), ``despues`` recorded (the test kill hook fires between the two).
     5. ``verify_after``: ``verify()`` must be True, else ``PortalError`` (the click went out, the
        effect is not shown: the next run reconciles, it never clicks again blindly).
+
+    ``repeatable``: the flow, having read the portal, does this click again on purpose (a new dynamic
+    key, a signature retried after DIAN rejected the key): a ``despues`` already in the journal does
+    not skip it (an uncertain record is still reconciled first). ``note(value)`` returns details for
+    the ``despues`` record (e.g. DIAN's reply read inside ``act``).
     """
     status = journal.reconcile(name, verify, what=what)
-    if status is StepStatus.DONE:
+    if status is StepStatus.DONE and not repeatable:
         return ActionResult(done_now=False)
     if verify_first and verify() is True:
         journal.append(name, Phase.CONFIRMED, verified_after="lectura")

@@ -147,7 +147,7 @@ def _annotate(exc: RobotError, key: str, done: list[dict[str, Any]]) -> None:
     before = "; ".join(_line(d) for d in done[:-1])
     exc.message = f"Se detuvo en «{STEPS[key]}»: {exc.message}" + (f" (antes: {before})" if before else "")
     exc.args = (exc.message,)
-    exc.data = {**(getattr(exc, "data", None) or {}), "pasos": done, "detenido_en": key}  # type: ignore[attr-defined]
+    exc.data = {**(getattr(exc, "data", None) or {}), "pasos": done, "detenido_en": key}
 
 
 def main() -> Outcome:

@@ -22,6 +22,7 @@ follows the flow contract of ``flows.lote``).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from bots.errors import InvalidInput, NeedsHuman, PortalError
 from bots.formato1876 import Formato1876Error, Resolucion1876, parse_formato_1876, texto_pdf
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.modelo import TIPOS_FACTURACION, Pedido, tipo_facturacion
+from bots.steps import irreversible
 from bots.validation import validate_nit, validate_prefix, validate_range
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from bots.browser import ClientRun
     from bots.mail import MailboxAccess, MailWatchers
     from bots.portals.muisca.base import Descarga, Sesion
-    from bots.portals.muisca.firma import Firma
+    from bots.portals.muisca.firma import Firma, FirmaMarco
     from bots.portals.muisca.firmador import Firmador
     from bots.portals.muisca.numeracion import (
         Consulta,
@@ -225,7 +227,9 @@ class SolicitudNumeracion:
                 with self.run.step("continuar_definitivo"):
                     self.formulario, self.nro = existente.formulario, existente.nro
                     consulta = consulta.recargar()
-                    firma = consulta.firmar(self._fila_pendiente(consulta, obligatoria=True))
+                    fila = self._fila_pendiente(consulta, obligatoria=True)
+                    assert fila is not None  # obligatoria: raises when there is none
+                    firma = consulta.firmar(fila)
             else:
                 raise NeedsHuman(
                     f"La solicitud {existente.nro} está en estado «{existente.estado}», que el robot no conoce",
@@ -316,25 +320,38 @@ class SolicitudNumeracion:
         }
         for nombre, hecho in hechos.items():
             if self._paso(nombre) in inciertos:
-                self.sesion.pasos.reconcile(self._paso(nombre), lambda h=hecho: h, what=nombre.replace("_", " "))
+                self.sesion.pasos.reconcile(self._paso(nombre), functools.partial(bool, hecho),
+                                            what=nombre.replace("_", " "))
 
     # -- 5.7–5.10: a new request -----------------------------------------------------------------
-    def _crear(self, consulta: Consulta) -> Firma:
+    def _crear(self, consulta: Consulta) -> Firma | FirmaMarco:
         p = self.pedido
-        detalle = {"prefijo": p.prefijo, "tipo": p.tipo, "desde": p.desde, "hasta": p.hasta}
+        detalle: dict[str, Any] = {"prefijo": p.prefijo, "tipo": p.tipo, "desde": p.desde, "hasta": p.hasta}
         solicitud = consulta.autorizar_rangos()
         solicitud.llenar(p)
-        with self.sesion.pasos.step(self._paso("agregar_rango"), **detalle) as paso:
-            solicitud = solicitud.agregar()
-            errores = solicitud.errores()
-            paso.note(resultado="rechazado" if errores else "ok")
+        agregado = irreversible(
+            self.sesion.pasos,
+            self._paso("agregar_rango"),
+            act=lambda: _con_errores(solicitud.agregar()),
+            note=lambda r: {"resultado": "rechazado" if r[1] else "ok"},
+            **self._protocolo("agregar rango"),
+            **detalle,
+        ).value
+        assert agregado is not None
+        solicitud, errores = agregado
         if errores:
             raise PortalError("MUISCA no aceptó la fila de numeración", dian_text=errores)
         solicitud.verificar_unica_fila(p)
-        with self.sesion.pasos.step(self._paso("borrador"), **detalle) as paso:
-            mensaje = solicitud.borrador()
-            documento = mensaje.documento()
-            paso.note(resultado="ok", documento=documento or None)
+        borrador = irreversible(
+            self.sesion.pasos,
+            self._paso("borrador"),
+            act=lambda: _con_documento(solicitud.borrador()),
+            note=lambda r: {"resultado": "ok", "documento": r[1] or None},
+            **self._protocolo("borrador"),
+            **detalle,
+        ).value
+        assert borrador is not None
+        mensaje, documento = borrador
         if documento.startswith("1302-"):
             self.formulario = documento.split("-", 1)[1]
         self.run.save_evidence("borrador")
@@ -346,12 +363,27 @@ class SolicitudNumeracion:
         solicitud.verificar_unica_fila(p)
         return self._definitivo(solicitud)
 
-    def _definitivo(self, solicitud: SolicitudRangos) -> Firma:
+    def _definitivo(self, solicitud: SolicitudRangos) -> Firma | FirmaMarco:
         """ "Definitivo" once: the formal request; MUISCA opens the signing page."""
-        with self.sesion.pasos.step(self._paso("definitivo"), formulario=self.formulario or None) as paso:
-            firma = solicitud.definitivo()
-            paso.note(resultado="ok")
+        firma = irreversible(
+            self.sesion.pasos,
+            self._paso("definitivo"),
+            act=solicitud.definitivo,
+            note=lambda _f: {"resultado": "ok"},
+            **self._protocolo("definitivo"),
+            formulario=self.formulario or None,
+        ).value
+        assert firma is not None
         return firma
+
+    def _protocolo(self, what: str) -> dict[str, Any]:
+        """The ``bots.steps.irreversible`` options of this flow's clicks.
+
+        The portal was read before (``_buscar`` / ``_conciliar`` settle every uncertain step from the
+        request's state, and choose the branch that needs this click), so ``irreversible`` neither reads
+        first nor after: a step still uncertain here cannot be told from the portal → a human.
+        """
+        return {"verify": lambda: None, "what": what, "verify_first": False, "verify_after": False}
 
     def _revisar_1302(self, mensaje: Mensaje) -> None:
         """Download the 1302 draft, keep it, and stop before "Definitivo" if it says something else."""
@@ -378,7 +410,7 @@ class SolicitudNumeracion:
             )
 
     # -- 5.11–5.15: the signatures and the result ---------------------------------------------------
-    def _firmar_y_formalizar(self, firma: Firma) -> Outcome:
+    def _firmar_y_formalizar(self, firma: Firma | FirmaMarco) -> Outcome:
         from bots.portals.muisca.numeracion import Consulta, Resolucion
 
         for intento in (1, 2):
@@ -530,10 +562,20 @@ def plegada(texto: str) -> str:
     return plegar(texto)
 
 
+def _con_errores(solicitud: SolicitudRangos) -> tuple[SolicitudRangos, str]:
+    """The M-07 after "Agregar" and DIAN's validation text on it ("" when none), read at once."""
+    return solicitud, solicitud.errores()
+
+
+def _con_documento(mensaje: Mensaje) -> tuple[Mensaje, str]:
+    """The M-08 after "Borrador" and the document number it reports."""
+    return mensaje, mensaje.documento()
+
+
 def _numero(value: int) -> str:
     """A regex for ``value`` printed with or without thousands separators."""
     digits = str(value)
-    groups = []
+    groups: list[str] = []
     while digits:
         groups.insert(0, digits[-3:])
         digits = digits[:-3]

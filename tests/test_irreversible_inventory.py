@@ -19,6 +19,7 @@ from bots.locators import load_set
 
 REPO = Path(__file__).resolve().parents[1]
 HAB = "tests/test_flows_habilitacion.py"
+NUM = "tests/test_flow_solicitar_numeracion.py"
 
 #: "family/version:screen.control" → (journal step recorded by irreversible(), kill/resume test, the
 #: kill point that test names: the step itself, or the sandbox action the kill waits for).
@@ -54,6 +55,19 @@ IRREVERSIBLE: dict[str, tuple[str, str, str]] = {
         f"{HAB}::test_killed_while_going_to_production_resumes_by_reading",
         "salida_produccion.sincronizar",
     ),
+    # MUISCA: the journal step is per request, muisca.numeracion.<prefijo>.<desde>-<hasta>.<step>.
+    **{
+        f"muisca/2026:{control}": (step, f"{NUM}::test_interrumpido_en_cada_clic_irreversible", kill)
+        for control, step, kill in (
+            ("solicitud.agregar", "agregar_rango", "agregar_rango"),
+            ("solicitud.borrador", "borrador", "borrador"),
+            ("solicitud.definitivo", "definitivo", "definitivo"),
+            ("firma.solicitar_clave", "solicitar_clave", "solicitar_clave"),
+            ("firma_ventana.solicitar_clave", "solicitar_clave", "solicitar_clave"),
+            ("firma.firmar", "firma.", "firmar"),
+            ("firma_ventana.firmar", "firma.", "firmar"),
+        )
+    },
 }
 
 
@@ -66,14 +80,32 @@ def flagged_controls() -> set[str]:
     return found
 
 
-def irreversible_calls() -> dict[str, str]:
-    """Journal step name → the module calling ``irreversible(journal, <step>, ...)`` with it."""
-    names: dict[str, str] = {}
+def _constants(node: ast.AST) -> set[str]:
+    """Every string constant inside an expression (f-string parts included)."""
+    return {n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+
+
+def irreversible_calls() -> list[tuple[str, set[str]]]:
+    """Each ``irreversible(journal, <step>, ...)`` call: its module and the names its step can take.
+
+    A step is a constant, a module-level name, an expression built from constants
+    (``self._paso("borrador")``) or a parameter whose callers pass it by keyword (``paso=...``).
+    """
+    trees = {}
     for path in sorted([*(REPO / "flows").glob("*.py"), *(REPO / "bots").rglob("*.py")]):
-        if path.name == "steps.py":
-            continue
-        module_name = ".".join(path.relative_to(REPO).with_suffix("").parts)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if path.name != "steps.py":
+            module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+            trees[module] = ast.parse(path.read_text(encoding="utf-8"))
+    keywords: dict[str, set[str]] = {}
+    for tree in trees.values():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                for kw in node.keywords:
+                    if kw.arg:
+                        keywords.setdefault(kw.arg, set()).update(_constants(kw.value))
+    calls = []
+    for module, tree in trees.items():
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             func = node.func
@@ -81,13 +113,13 @@ def irreversible_calls() -> dict[str, str]:
             if called != "irreversible" or len(node.args) < 2:
                 continue
             step = node.args[1]
-            if isinstance(step, ast.Constant) and isinstance(step.value, str):
-                names[step.value] = module_name
-            elif isinstance(step, ast.Name):
-                names[str(getattr(importlib.import_module(module_name), step.id))] = module_name
-            else:
-                pytest.fail(f"{module_name}: the step name of irreversible() must be a constant, not {ast.dump(step)}")
-    return names
+            names = _constants(step)
+            if isinstance(step, ast.Name):
+                value = getattr(importlib.import_module(module), step.id, None)
+                names = {value} if isinstance(value, str) else keywords.get(step.id, set())
+            assert names, f"{module}: cannot tell the step name of irreversible() ({ast.unparse(step)})"
+            calls.append((module, names))
+    return calls
 
 
 def test_every_flagged_control_is_inventoried() -> None:
@@ -96,9 +128,11 @@ def test_every_flagged_control_is_inventoried() -> None:
 
 def test_every_inventoried_step_is_done_through_the_irreversible_function() -> None:
     calls = irreversible_calls()
+    named = set().union(*(names for _, names in calls))
     steps = {step for step, _, _ in IRREVERSIBLE.values()}
-    assert steps <= set(calls), f"not done through irreversible(): {sorted(steps - set(calls))}"
-    assert set(calls) <= steps, f"irreversible() steps missing from the inventory: {sorted(set(calls) - steps)}"
+    assert steps <= named, f"not done through irreversible(): {sorted(steps - named)}"
+    unlisted = [(module, sorted(names)) for module, names in calls if not names & steps]
+    assert not unlisted, f"irreversible() calls missing from the inventory: {unlisted}"
 
 
 @pytest.mark.parametrize("control", sorted(IRREVERSIBLE))

@@ -259,7 +259,7 @@ def _token_link(url: str) -> TokenLink | None:
 def _message(raw: bytes) -> EmailMessage | None:
     if not isinstance(raw, (bytes, bytearray)) or not raw:
         return None
-    return email.message_from_bytes(bytes(raw), policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(bytes(raw), policy=email.policy.default)
 
 
 def _sent(msg: Message) -> datetime | None:

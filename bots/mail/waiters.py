@@ -196,7 +196,7 @@ class PendingMail(Generic[T]):
             source.sync(min(max(deadline, now + 0.5), now + source.options.settle_timeout))
             best = waiter.best
             log.info("mail.received", mailbox=user, folder=best.folder, uid=best.uid)
-            return best.value  # type: ignore[no-any-return]
+            return best.value
         finally:
             self.close()
 

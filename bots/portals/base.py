@@ -99,13 +99,19 @@ class Screen:
         locator = self.locs.get(name)
         return locator.count() > 0 and locator.first.is_visible()
 
-    def texto(self, name: str) -> str:
-        """Text of the first match as a person reads it ('' when absent)."""
+    def texto(self, name: str, *, requerido: bool = False) -> str:
+        """Text of the first match as a person reads it: '' when absent, or with ``requerido`` wait
+        for it to be attached (else ``PortalChanged``)."""
+        if requerido:
+            return squash(self.locs.require(name, state="attached").first.text_content())
         locator = self.locs.get(name)
         return squash(locator.first.text_content()) if locator.count() else ""
 
-    def valor(self, name: str) -> str:
-        """``value`` of an input, hidden ones included ('' when absent)."""
+    def valor(self, name: str, *, requerido: bool = False) -> str:
+        """``value`` of an input, hidden ones included: '' when absent, or with ``requerido`` wait for
+        it to be attached (else ``PortalChanged``)."""
+        if requerido:
+            return (self.locs.require(name, state="attached").first.input_value() or "").strip()
         locator = self.locs.get(name)
         return (locator.first.input_value() or "").strip() if locator.count() else ""
 
@@ -165,9 +171,8 @@ class Screen:
     def pulsar(self, name: str, *, control: Locator | None = None, timeout_s: float | None = None) -> None:
         """Click ``name`` once. Something covering it → ``PortalChanged`` naming what is in the way."""
         target = control if control is not None else self.control(name)
-        options = {"timeout": timeout_s * 1000} if timeout_s is not None else {}
         try:
-            target.click(**options)
+            target.click(timeout=timeout_s * 1000 if timeout_s is not None else None)
         except PlaywrightError as exc:
             blocker = _INTERCEPT.search(str(exc))
             if blocker:

@@ -23,7 +23,6 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots import text
 from bots.errors import NeedsHuman, PortalError
 from bots.log import get_logger
-from bots.portals.base import Screen  # re-exported only for bots.portals.habilitacion (imports it from here)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILY",
     "Option",
-    "Screen",
     "choose_option",
     "find_option",
     "read_options",

@@ -14,7 +14,7 @@ class TiposDocumento(Screen):
 
     def factura_electronica(self) -> str:
         """Where the "Factura Electrónica" card leads."""
-        href = self._href("factura_electronica")
+        href = self.enlace("factura_electronica")
         if not href:
             raise PortalChanged(
                 "No aparece la opción «Factura Electrónica»", selector=self.name("factura_electronica")
@@ -28,18 +28,18 @@ class Facturador(Screen):
     SCREEN = "facturador"
 
     def leer(self) -> EstadoFacturador:
-        fecha = self._value("fecha_produccion") if self._present("fecha_produccion") else ""
+        fecha = self.valor("fecha_produccion", requerido=True) if self.presente("fecha_produccion") else ""
         return EstadoFacturador(
-            nit=self._value("nit"),
-            razon_social=self._value("razon_social"),
-            estado=self._value("estado"),
-            correo_recepcion=self._value("correo_recepcion") or None,
+            nit=self.valor("nit", requerido=True),
+            razon_social=self.valor("razon_social", requerido=True),
+            estado=self.valor("estado", requerido=True),
+            correo_recepcion=self.valor("correo_recepcion", requerido=True) or None,
             fecha_produccion=parse_dian_date(fecha),
         )
 
     def error_correo(self) -> str | None:
         """The validation message under the reception e-mail, if DIAN shows one."""
-        text = self._text("error_correo") if self._present("error_correo") else ""
+        text = self.texto("error_correo", requerido=True) if self.presente("error_correo") else ""
         return text or None
 
     def escribir_correo(self, email: str) -> None:
@@ -60,14 +60,14 @@ class Facturador(Screen):
     def modos_operacion(self) -> str | None:
         """Where "Configurar modos de operación" leads. The pending screen (/Contributor/Register) has no such
         link: DIAN's route is then built from the contributor's hidden ``Id`` (the route needs it)."""
-        href = self._href("configurar_modos")
+        href = self.enlace("configurar_modos")
         if href:
             return href
-        ident = self._value("id_contribuyente") if self._present("id_contribuyente") else ""
+        ident = self.valor("id_contribuyente", requerido=True) if self.presente("id_contribuyente") else ""
         return f"/Contributor/ConfigureOperationModes/{ident}" if ident.isdigit() else None
 
     def puede_sincronizar(self) -> bool:
-        return self._present("sincronizar") and self.locs.get("sincronizar").first.is_visible()
+        return self.presente("sincronizar") and self.locs.get("sincronizar").first.is_visible()
 
     def alertas(self) -> int:
         """How many floating notifications are shown (the next H-11 result will be this index)."""
@@ -86,7 +86,7 @@ class ConfirmarRegistro(Screen):
 
     def pregunta(self) -> str:
         """The dialog's question, as DIAN writes it."""
-        return self._text("texto")
+        return self.texto("texto", requerido=True)
 
     def aceptar(self) -> int | None:
         """IRREVERSIBLE: click "Aceptar"; the form is posted and DIAN answers with a new page (on
@@ -106,7 +106,7 @@ class ConfirmarSincronizacion(Screen):
 
     def pregunta(self) -> str:
         """The dialog's question, as DIAN writes it."""
-        return self._text("texto")
+        return self.texto("texto", requerido=True)
 
     def aceptar(self, alertas_antes: int) -> Aviso:
         """IRREVERSIBLE (idempotency unknown): click "Aceptar" and wait for DIAN's notification."""

@@ -29,7 +29,7 @@ class Inicio(Screen):
 
     def documentos_electronicos(self) -> str:
         """Where "Registro y habilitación → Documentos electrónicos" leads (the menu link's address)."""
-        href = self._href("documentos_electronicos")
+        href = self.enlace("documentos_electronicos")
         if not href:
             raise PortalChanged(
                 "El menú no tiene «Documentos electrónicos»", selector=self.name("documentos_electronicos")
@@ -63,8 +63,8 @@ class FechaProduccion(Screen):
     def leer(self) -> FechasProduccion:
         """The dates DIAN proposes."""
         return FechasProduccion(
-            habilitacion=parse_dian_date(self._value("fecha_habilitacion")),
-            produccion=parse_dian_date(self._value("fecha_produccion")),
+            habilitacion=parse_dian_date(self.valor("fecha_habilitacion", requerido=True)),
+            produccion=parse_dian_date(self.valor("fecha_produccion", requerido=True)),
         )
 
     def escribir_fecha(self, value: date) -> None:
@@ -92,7 +92,7 @@ class ConfirmacionS2(Screen):
 
     def pregunta(self) -> str:
         """The dialog's question, as DIAN writes it."""
-        return self._text("texto")
+        return self.texto("texto", requerido=True)
 
     def fecha(self) -> date | None:
         """The date the dialog is about to send, when the dialog carries it."""

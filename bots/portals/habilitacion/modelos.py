@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from bots import validation
 from bots.text import contains, normalize
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DATE_FORMAT = "%d-%m-%Y"  # how the catalogue writes dates
 
 # "Estado de aprobación" (H-03), DIAN's ContributorStatus names.
@@ -42,9 +42,8 @@ def is_pin(value: str | None) -> bool:
     return bool(value) and bool(PIN_RE.match(str(value).strip()))
 
 
-def is_uuid(value: str | None) -> bool:
-    """A canonical 36-character UUID (8-4-4-4-12 hex), as DIAN shows Software Id and TestSetId."""
-    return bool(value) and bool(UUID_RE.match(str(value).strip().lower()))
+# One UUID rule for the whole robot (8-4-4-4-12 hex, as DIAN shows Software Id and TestSetId).
+is_uuid = validation.is_uuid
 
 
 @dataclass(frozen=True)

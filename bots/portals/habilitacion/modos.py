@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from bots.errors import NeedsHuman, PortalChanged
 from bots.log import register_secret
 from bots.portals.catalogo import choose_option, find_option, read_options
-from bots.portals.habilitacion.base import Screen, squash
+from bots.portals.habilitacion.base import Screen
 from bots.portals.habilitacion.modelos import Aviso, ModoOperacion, SetPruebas, parse_dian_date
-from bots.text import contains, normalize
+from bots.text import contains, normalize, squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -80,13 +80,13 @@ class ModosOperacion(Screen):
 
     def alerta(self) -> str | None:
         """The warning DIAN writes inside the form (e.g. pending registration)."""
-        if not self._present("alerta"):
+        if not self.presente("alerta"):
             return None
-        return self._text("alerta") or None
+        return self.texto("alerta", requerido=True) or None
 
     def aviso(self) -> Aviso | None:
         """The floating notification after "Asociar", if any."""
-        if not self._present("aviso"):
+        if not self.presente("aviso"):
             return None
         return self._notice(0, box="aviso", message="aviso_mensaje", success="aviso_exito", title="aviso_titulo")
 
@@ -149,17 +149,17 @@ class PaginaSetPruebas(Screen):
     def leer(self) -> SetPruebas:
         """TestSetId (hidden input), the state (the alert's first <strong>; the accepted alert has none) and the
         software's Id and PIN shown on the page. The PIN is registered with the log redaction."""
-        aviso = self._text("aviso") if self._present("aviso") else ""
-        estado = self._text("estado") if self._present("estado") else ""
+        aviso = self.texto("aviso", requerido=True) if self.presente("aviso") else ""
+        estado = self.texto("estado", requerido=True) if self.presente("estado") else ""
         if not estado and contains(aviso, "superado satisfactoriamente"):
             estado = "Aceptado"
-        pin = self._value("pin") if self._present("pin") else ""
+        pin = self.valor("pin", requerido=True) if self.presente("pin") else ""
         if pin:
             register_secret(pin)
         return SetPruebas(
-            test_set_id=self._value("test_set_id").lower(),
+            test_set_id=self.valor("test_set_id", requerido=True).lower(),
             estado=estado,
             aviso=aviso,
-            software_id=(self._value("software_id") if self._present("software_id") else "").lower(),
+            software_id=(self.valor("software_id", requerido=True) if self.presente("software_id") else "").lower(),
             pin=pin,
         )

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, ClassVar
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from bots import artifacts
-from bots.errors import PortalChanged, PortalError, RobotError
+from bots.errors import PortalChanged, PortalError
 from bots.log import get_logger
+from bots.portals.base import PROHIBIDOS, ControlProhibido, Screen, verificar_control
 from bots.portals.muisca.texto import plegar
 
 if TYPE_CHECKING:
@@ -32,12 +32,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-#: Controls the robot must never press, whatever a selector says (spec M-11: "never click Anular").
-PROHIBIDOS = ("anular", "inhabilitar")
-
-
-class ControlProhibido(RobotError):
-    """A safety guard stopped a click on "Anular"/"Inhabilitar" (a robot defect: exit 1)."""
+__all__ = ["PROHIBIDOS", "ControlProhibido", "Descarga", "Pantalla", "Sesion"]
 
 
 @dataclass
@@ -67,10 +62,21 @@ class Descarga:
     nombre: str
 
 
-class Pantalla:
-    """Base of the MUISCA page objects: ``nombre`` is the screen name in ``selectors/muisca/*.toml``."""
+class Pantalla(Screen):
+    """A MUISCA page object: a ``bots.portals.base.Screen`` built from the client's ``Sesion``.
+
+    ``nombre`` is the screen name in ``selectors/muisca/*.toml`` (``SCREEN``); ``loc`` is the
+    recognised screen's ``ScreenLocators``. Reading, the forbidden-control guard and "portal changed"
+    come from ``Screen``; what is MUISCA's own (JSF posts that navigate, 0x0 dashboard buttons,
+    native selects, downloads) stays here.
+    """
 
     nombre: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "nombre" in cls.__dict__:
+            cls.SCREEN = cls.nombre
 
     def __init__(
         self,
@@ -81,14 +87,17 @@ class Pantalla:
         timeout_s: float | None = None,
     ) -> None:
         self.sesion = sesion
-        self.page = page or sesion.page
-        self.loc = loc or sesion.locators.screen(self.page, self.nombre, timeout_s=timeout_s)
+        page = page or sesion.page
+        super().__init__(loc or sesion.locators.screen(page, self.nombre, timeout_s=timeout_s), sesion.locators)
+
+    @property
+    def loc(self) -> ScreenLocators:
+        return self.locs
 
     # -- reading ----------------------------------------------------------------------------------
     def _hay(self, name: str) -> bool:
         """The element is on the page and visible."""
-        locator = self.loc.get(name)
-        return locator.count() > 0 and locator.first.is_visible()
+        return self.visible(name)
 
     def _texto(self, name: str) -> str:
         """Visible text of the first match ("" when absent)."""
@@ -107,9 +116,7 @@ class Pantalla:
     # -- acting -------------------------------------------------------------------------------------
     def _control(self, name: str) -> Locator:
         """The visible control ``name`` after the safety guard."""
-        control = self.loc.require(name).first
-        _verificar_control(control, self.loc.qualified(name))
-        return control
+        return self.control(name)
 
     def _enviar(
         self, name: str, *, irreversible: bool = False, control: Locator | None = None, dom: bool = False
@@ -123,7 +130,7 @@ class Pantalla:
             control = self.loc.require(name, state="attached").first
         target = control if control is not None else self._control(name)
         if control is not None:
-            _verificar_control(target, self.loc.qualified(name))
+            verificar_control(target, self.loc.qualified(name))
         qualified = self.loc.qualified(name)
         por_dom = dom and not target.is_visible()
         if por_dom:
@@ -159,13 +166,7 @@ class Pantalla:
 
     def _cambio(self, message: str, name: str | None = None) -> PortalChanged:
         """A ``PortalChanged`` for this screen, with the page saved for the team."""
-        html, png = artifacts.save_page(self.page, artifacts.step_dir(), f"portal-cambio-{self.nombre}")
-        return PortalChanged(
-            message + "; no se hizo clic en nada",
-            selector=self.loc.qualified(name) if name else self.nombre,
-            page_path=html,
-            screenshot_path=png,
-        )
+        return self.cambio(message + "; no se hizo clic en nada", name)
 
     def _descargar(self, name: str) -> Descarga:
         """Click a control that downloads a document; return its bytes."""
@@ -184,26 +185,6 @@ class Pantalla:
         if download.failure() or path is None:
             raise PortalError(f"La descarga de «{self.loc.qualified(name)}» falló", retryable=True)
         return Descarga(Path(path).read_bytes(), download.suggested_filename)
-
-
-def _verificar_control(control: Locator, qualified: str) -> None:
-    """Refuse "Anular"/"Inhabilitar" controls, whatever selector led to them."""
-    try:
-        parts = [
-            control.get_attribute("value") or "",
-            control.get_attribute("id") or "",
-            control.get_attribute("title") or "",
-            control.inner_text(timeout=2000) or "",
-        ]
-    except PlaywrightError:
-        return  # the element vanished: the click itself will fail
-    label = plegar(" ".join(parts))
-    if any(word in label for word in PROHIBIDOS):
-        log.error("salvaguarda: clic prohibido", selector=qualified)
-        raise ControlProhibido(
-            f"Salvaguarda: «{qualified}» apunta a un control prohibido (Anular/Inhabilitar); no se hizo clic",
-            selector=qualified,
-        )
 
 
 def _cuerpo(page: Page) -> str:

@@ -79,17 +79,17 @@ class Firma(Pantalla):
     # -- acting -----------------------------------------------------------------------------------
     def esperar_fin_contador(self) -> None:
         """Wait for the page's own countdown to end ("Solicítala aquí" visible again); never click before."""
-        if not self.contador_activo() and self._hay("solicitar_clave"):
+        if not self.contador_activo() and self._hay("clave_disponible"):
             return
         segundos = self.segundos_restantes()
         limite = (segundos + 30.0) if segundos is not None else CONTADOR_MAXIMO_S
         log.info("esperando el contador de la clave dinámica", segundos=segundos)
         try:
-            self.loc.get("solicitar_clave").first.wait_for(state="visible", timeout=limite * 1000)
+            self.loc.get("clave_disponible").first.wait_for(state="visible", timeout=limite * 1000)
         except PlaywrightTimeoutError:
             raise PortalError(
                 "El contador de MUISCA para pedir otra clave dinámica no terminó a tiempo; no se pidió la clave",
-                selector=self.loc.qualified("solicitar_clave"),
+                selector=self.loc.qualified("clave_disponible"),
                 retryable=True,
             ) from None
 
@@ -126,6 +126,26 @@ class Firma(Pantalla):
         return urljoin(self.page.url, href) if href and not href.startswith(("#", "javascript:")) else None
 
 
+#: Page script: read the inbox again (GET, same address without query) every ``ms`` and set
+#: ``window.__comunicadosCambio`` when the list's text differs from the one shown.
+_VIGIA_COMUNICADOS = """({lista, ms}) => {
+  const texto = (doc) => {
+    const t = doc.querySelector(lista);
+    return t ? t.textContent.replace(/\\s+/g, ' ').trim() : '';
+  };
+  const antes = texto(document);
+  const url = location.href.split('?')[0];
+  window.__comunicadosCambio = false;
+  clearInterval(window.__comunicadosVigia);
+  window.__comunicadosVigia = setInterval(async () => {
+    try {
+      const html = await (await fetch(url, {credentials: 'same-origin'})).text();
+      if (texto(new DOMParser().parseFromString(html, 'text/html')) !== antes) window.__comunicadosCambio = true;
+    } catch (e) { /* the next read tries again */ }
+  }, ms);
+}"""
+
+
 @dataclass(frozen=True)
 class Comunicado:
     """The clave dinámica shown in "Mis comunicados" (``repr`` hides the key)."""
@@ -157,6 +177,24 @@ class Comunicados(Pantalla):
         """Read the inbox again (a GET; the signing tab is not touched)."""
         navigate(self.page, self.page.url.split("?", 1)[0])
         return Comunicados(self.sesion, self.page)
+
+    def esperar_cambio(self, timeout_s: float, intervalo_s: float) -> bool:
+        """Wait until the inbox list, as DIAN serves it now, differs from the one on this tab.
+
+        The page itself reads the inbox again (the same GET as ``recargar``) every ``intervalo_s`` and
+        raises a flag when the list's text changed; this call waits for that flag (at most
+        ``timeout_s``). True: a new communication is there (``recargar`` then reads it).
+        """
+        self.page.evaluate(_VIGIA_COMUNICADOS, {"lista": self.loc.selector("lista"), "ms": int(intervalo_s * 1000)})
+        try:
+            self.page.wait_for_function(
+                "() => window.__comunicadosCambio === true", timeout=timeout_s * 1000, polling=250
+            )
+        except PlaywrightTimeoutError:
+            return False
+        finally:
+            self.page.evaluate("() => clearInterval(window.__comunicadosVigia)")
+        return True
 
     def clave_mas_reciente(self) -> Comunicado | None:
         """Open the newest "clave dinámica" communication and read its key and validity."""
@@ -313,16 +351,16 @@ class FirmaMarco:
 
     def esperar_fin_contador(self) -> None:
         """Wait for the window's own countdown to end ("aquí" visible again); never click before."""
-        if not self.contador_activo() and self._hay("solicitar_clave"):
+        if not self.contador_activo() and self._hay("clave_disponible"):
             return
         segundos = self.segundos_restantes()
         limite = (segundos + 30.0) if segundos is not None else CONTADOR_MAXIMO_S
         try:
-            self.loc.get("solicitar_clave").first.wait_for(state="visible", timeout=limite * 1000)
+            self.loc.get("clave_disponible").first.wait_for(state="visible", timeout=limite * 1000)
         except PlaywrightTimeoutError:
             raise PortalError(
                 "El contador de MUISCA para pedir otra clave dinámica no terminó a tiempo; no se pidió la clave",
-                selector=self.loc.qualified("solicitar_clave"),
+                selector=self.loc.qualified("clave_disponible"),
                 retryable=True,
             ) from None
 

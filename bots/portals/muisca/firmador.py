@@ -17,6 +17,7 @@ Rules kept here:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from bots.log import get_logger, register_secret
 from bots.mail import DynamicKey, MailError, MailTimeout, MailWatchers, dynamic_key_matcher
 from bots.portals.muisca.firma import Comunicados, Firma, FirmaMarco, clasificar_error
 from bots.portals.muisca.numeracion import Mensaje
+from bots.steps import irreversible
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -101,15 +103,19 @@ class Firmador:
             log.info("se reutiliza la clave dinámica de esta ejecución", fuente=clave.fuente)
         while True:
             firma.escribir(clave.valor, self.clave_firma)
-            with self.sesion.pasos.step(paso, **detalles, origen_codigo=clave.fuente) as registro:
-                firma.firmar_documentos()
-                mensaje, firma = firma.resultado_firma()
-                if mensaje is not None:
-                    registro.note(resultado="ok", documento=mensaje.documento().split("-", 1)[0] or None)
-                    return mensaje
-                texto = firma.error()
-                motivo = clasificar_error(texto)
-                registro.note(resultado="rechazado", motivo=motivo)
+            hecho = irreversible(
+                self.sesion.pasos,
+                paso,
+                act=functools.partial(_firmado, firma),
+                note=_nota_firma,
+                **_protocolo("firmar documento"),
+                **detalles,
+                origen_codigo=clave.fuente,
+            ).value
+            assert hecho is not None
+            mensaje, firma, texto, motivo = hecho
+            if mensaje is not None:
+                return mensaje
             firma.proteger()
             if motivo == "firma":
                 raise NeedsHuman(
@@ -147,7 +153,7 @@ class Firmador:
         return clave
 
     def _pedir_clave(
-        self, firma: Firma | FirmaMarco, paso: str, detalles: dict[str, Any]
+        self, firma: Firma | FirmaMarco, paso_clave: str, detalles: dict[str, Any]
     ) -> tuple[Firma | FirmaMarco, Clave]:
         """Request one key (after the countdown) and wait for it; returns the reloaded M-09."""
         firma.esperar_fin_contador()
@@ -155,11 +161,16 @@ class Firmador:
         pending = self._vigilar_correo()
         solicitada = datetime.now(BOGOTA)
         try:
-            with self.sesion.pasos.step(paso, **detalles) as registro:
-                firma = firma.solicitar_clave()
-                error = firma.error()
-                enviada = firma.clave_enviada()
-                registro.note(resultado="ok" if enviada and not error else "rechazado")
+            pedida = irreversible(
+                self.sesion.pasos,
+                paso_clave,
+                act=functools.partial(_clave_pedida, firma),
+                note=lambda r: {"resultado": "ok" if r[2] and not r[1] else "rechazado"},
+                **_protocolo("solicitar clave dinámica"),
+                **detalles,
+            ).value
+            assert pedida is not None
+            firma, error, enviada = pedida
             if error and clasificar_error(error) == "espera":
                 raise PortalError("MUISCA no envió la clave dinámica: pide esperar", dian_text=error, retryable=True)
             if not enviada:
@@ -239,14 +250,14 @@ class Firmador:
         fin = inicio + self.espera_correo_s
         usar_comunicados = vista is not None
         gracia = min(COMUNICADOS_TRAS_S, self.espera_correo_s / 3)
-        pausa = threading.Event()  # never set: its wait() is the interval between reads of Mis comunicados
         while (restante := fin - time.monotonic()) > 0:
             if pending is not None and not listo.is_set():
                 # Returns as soon as the e-mail arrives.
                 listo.wait(timeout=min(INTERVALO_COMUNICADOS_S, restante) if usar_comunicados else restante)
             elif usar_comunicados:
-                if time.monotonic() - inicio > 0.5:
-                    pausa.wait(timeout=min(INTERVALO_COMUNICADOS_S, restante))
+                # The first read is at once; later ones when DIAN's inbox list changes (or the time is up).
+                if time.monotonic() - inicio > 0.5 and not self._esperar_comunicado(restante):
+                    break
             else:
                 break
             key: DynamicKey | None = resultado.pop("clave", None)
@@ -272,6 +283,16 @@ class Firmador:
             retryable=True,
         )
 
+    def _esperar_comunicado(self, restante: float) -> bool:
+        """Wait (at most ``restante`` s) until "Mis comunicados" lists something new; False if it never did."""
+        if self.bandeja is None:
+            return False
+        try:
+            return self.bandeja.esperar_cambio(restante, INTERVALO_COMUNICADOS_S)
+        except Exception as exc:  # the inbox is only a fallback: a failed wait falls back to reading it
+            log.warning("no se pudo vigilar Mis comunicados", error=type(exc).__name__)
+            return True
+
     def _leer_comunicados(self, solicitada: datetime, vista: str | None) -> Clave | None:
         if self.bandeja is None:
             return None
@@ -288,3 +309,36 @@ class Firmador:
         if comunicado.vigente_desde is not None and comunicado.vigente_desde < solicitada - DESFASE_RELOJ:
             return None  # issued before this request
         return Clave(comunicado.clave, "comunicados", comunicado.vigente_hasta, comunicado.vigente_desde)
+
+
+def _protocolo(what: str) -> dict[str, Any]:
+    """``bots.steps.irreversible`` options of the signing clicks.
+
+    The flow read the request's state and settled every uncertain step before signing; a key is
+    requested again (after the countdown) and a signature retried (after DIAN rejected the key) on
+    purpose, so a ``despues`` already in the journal does not stop the click (``repeatable``).
+    """
+    return {"verify": lambda: None, "what": what, "verify_first": False, "verify_after": False, "repeatable": True}
+
+
+def _clave_pedida(firma: Firma | FirmaMarco) -> tuple[Firma | FirmaMarco, str, bool]:
+    """Click the key request once; the page after it, DIAN's error text and whether it says "sent"."""
+    firma = firma.solicitar_clave()
+    return firma, firma.error(), firma.clave_enviada()
+
+
+def _firmado(firma: Firma | FirmaMarco) -> tuple[Mensaje | None, Firma | FirmaMarco, str, str]:
+    """Click "Firmar" once; the M-08 (signed) or DIAN's error text and its class."""
+    firma.firmar_documentos()
+    mensaje, firma = firma.resultado_firma()
+    if mensaje is not None:
+        return mensaje, firma, "", ""
+    texto = firma.error()
+    return None, firma, texto, clasificar_error(texto)
+
+
+def _nota_firma(hecho: tuple[Mensaje | None, Firma | FirmaMarco, str, str]) -> dict[str, Any]:
+    mensaje, _firma, _texto, motivo = hecho
+    if mensaje is not None:
+        return {"resultado": "ok", "documento": mensaje.documento().split("-", 1)[0] or None}
+    return {"resultado": "rechazado", "motivo": motivo}

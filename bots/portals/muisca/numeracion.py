@@ -354,7 +354,7 @@ class Mensaje(Pantalla):
 
     nombre = "mensaje"
 
-    def texto(self) -> str:
+    def texto_mensaje(self) -> str:
         return self._texto("texto")
 
     def documento(self) -> str:
