@@ -6,7 +6,8 @@ Each transformation rewrites every HTML page the portal hosts serve (never the c
 - ``sin_clases``: layout classes removed (grid, panels, buttons' colours, form groups, text helpers);
 - ``opciones``: the ``<option>``s of every ``<select>`` in reverse order (a placeholder stays first);
 - ``columna``: a column inserted as the second column of every table;
-- ``etiquetas``: labels, headers and button texts upper-cased with doubled inner spaces;
+- ``etiquetas``: labels, headers, button and link texts upper-cased with doubled inner spaces (links
+  inside table cells hold data and stay as they are);
 - ``ids``: every ``id`` renamed (``for`` and ``data-id`` follow; inline scripts are left as they are);
 - ``boton``: DIAN's action buttons relabelled ("Entrar" → "Continuar al portal", …);
 - ``superposicion``: an announcement modal injected over every signed-in page.
@@ -87,10 +88,13 @@ def _insert_column(root: HtmlElement) -> None:
 
 
 def _recase(root: HtmlElement) -> None:
+    # Links inside table cells are DIAN's data (a state word, a software name: _listOperationModes.cshtml
+    # wraps every cell's value in an <a>), not labels: a restyle of the labels leaves them as they are.
     for el in root.iter("label", "th", "button", "a"):
-        for node in (el,):
-            if node.text and node.text.strip():
-                node.text = "  " + "  ".join(node.text.strip().upper().split()) + " "
+        if el.tag == "a" and any(a.tag == "td" for a in el.iterancestors()):
+            continue
+        if el.text and el.text.strip():
+            el.text = "  " + "  ".join(el.text.strip().upper().split()) + " "
 
 
 def _rename_ids(root: HtmlElement) -> None:
