@@ -136,8 +136,9 @@ class ModosOperacion(Screen):
     def asociar(self) -> int | None:
         """IRREVERSIBLE: click "Asociar"; the form is posted and DIAN answers with a new page (the
         list again, on success). Returns the HTTP status of that page."""
+        self.sin_superposiciones()
         with self.page.expect_navigation(wait_until="load") as answer:
-            self.locs.require("asociar").click()
+            self.pulsar("asociar")
         return answer.value.status if answer.value else None
 
 
