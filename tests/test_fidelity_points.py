@@ -25,6 +25,11 @@ from bots.portals.catalogo.session import CatalogoSession
 from bots.portals.habilitacion.facturador import Facturador, TiposDocumento
 from bots.portals.habilitacion.inicio import ResultadoS2, landing
 from bots.portals.habilitacion.modos import ModosOperacion, PaginaSetPruebas
+from bots.portals.muisca.base import Sesion
+from bots.portals.muisca.firma import FirmaMarco, abrir_firma
+from bots.portals.muisca.login import LoginAngular
+from bots.portals.muisca.numeracion import MenuNumeracion
+from bots.portals.muisca.tablero import Tablero
 
 pytestmark = [pytest.mark.browser, pytest.mark.robot]
 
@@ -232,3 +237,89 @@ def test_point_10_associated_prefix_cell_parsed_and_extra_column_tolerated(page:
                   "if (th.textContent.trim() === 'Prefijo') th.textContent = 'Serie'; })")
     with pytest.raises(PortalChanged):
         AsociacionPrefijos.recognise(page, locators, timeout_s=5).prefijos_asociados()
+
+
+# --- MUISCA (M-01, M-02, M-09) ------------------------------------------------------------------------------
+
+MUISCA_HOST = "http://muisca.test"
+
+
+def muisca_session(page: Page) -> Sesion:
+    """A MUISCA ``Sesion`` around ``page`` (no journal: nothing irreversible is clicked here)."""
+    settings = SimpleNamespace(page_timeout_s=10.0, navigation_timeout_s=10.0)
+    run = SimpleNamespace(page=page, mask=lambda *locators: None)
+    return Sesion(run=run, locators=Locators("muisca", root=SELECTORS), settings=settings, pasos=None)  # type: ignore[arg-type]
+
+
+def serve_muisca(page: Page, routes: dict[str, str], *, posts: dict[str, str] | None = None) -> None:
+    """Serve recordings at MUISCA's paths on a stand-in host (GET → recording; POST → JSON or recording)."""
+
+    def handle(route: Route) -> None:
+        path = route.request.url.removeprefix(MUISCA_HOST).split("?")[0]
+        if route.request.method == "POST" and posts and path in posts:
+            target = posts[path]
+            if target.startswith("{"):
+                route.fulfill(status=200, body=target, content_type="application/json")
+                return
+            route.fulfill(status=200, body=(MUISCA / target).read_bytes(), content_type="text/html; charset=utf-8")
+            return
+        name = routes.get(path)
+        if name is None:
+            route.fulfill(status=404, body="")
+            return
+        route.fulfill(status=200, body=(MUISCA / name).read_bytes(), content_type="text/html; charset=utf-8")
+
+    page.route(f"{MUISCA_HOST}/**", handle)
+
+
+def test_point_11_muisca_angular_login_and_zero_size_tiles(page: Page) -> None:
+    """Point 11, sources code:declaras/declaras src/declaras/adapters/dian/selectors.py and the S7 2026 MUISCA bot
+    (``button:has-text('A nombre de un tercero')``, ``mat-select[name='tipoDocumento']``,
+    ``input[name='numDocumento']``, ``button:has-text('Ingresar')``, errors in ``mat-error, [role=alert],
+    simple-snack-bar``; dashboard image buttons measuring 0×0). No ``form#formLogin``, no ``button.modo``."""
+    sesion = muisca_session(page)
+    open_recording(page, MUISCA, "m-01-a-nombre-propio.html")
+    assert page.locator("form#formLogin").count() == 0 and page.locator("button.modo[data-modo]").count() == 0
+    login = LoginAngular(sesion, timeout_s=5)
+    login.elegir_modo(tercero=True)
+    login.escribir_organizacion("900123456")
+    login.elegir_tipo_documento("Cédula de ciudadanía")
+    login.escribir_documento("1020304050")
+    assert page.locator("mat-select[name='tipoDocumento']").inner_text().strip() == "Cédula de ciudadanía"
+    assert login.control("ingresar").inner_text().strip() == "Ingresar"
+    open_recording(page, MUISCA, "m-01-error.html")
+    error = sesion.locators.screen(page, "login_error", timeout_s=5)
+    assert " ".join(error.get("mensaje").first.inner_text().split())
+    # M-02 with tiles that measure 0x0: the tile is clicked through the DOM and M-03 opens.
+    serve_muisca(page, {"/WebDashboard/": "m-02-botones-0x0.html"},
+                 posts={"/WebDashboard/DefDashboard.faces": "m-03-menu.html"})
+    page.goto(f"{MUISCA_HOST}/WebDashboard/")
+    tablero = Tablero(sesion, timeout_s=5)
+    box = tablero.locs.get("numeracion").first.bounding_box()
+    assert box is None or box["width"] == 0 or box["height"] == 0
+    tablero.abrir_numeracion()
+    MenuNumeracion(sesion, timeout_s=5)
+
+
+def test_point_12_muisca_signing_window_in_an_iframe(page: Page) -> None:
+    """Point 12, source code:kevinbayter/tu-renta-ia research/09-presentacion-210-muisca.md (2026 live: the
+    window inside ``iframe /firmaelectronica/firma.html`` with ``txtOTP``/``txtPsw``; the key request is just
+    "aquí"; an "Autorizar" signer step first; an "Ayuda" panel that can intercept clicks)."""
+    sesion = muisca_session(page)
+    serve_muisca(
+        page,
+        {"/WebFirma/": "m-09-marco.html", "/firmaelectronica/firma.html": "m-09-ventana.html"},
+        posts={"/firmaelectronica/firma.html": '{"ok": true, "segundos": 0}'},
+    )
+    page.goto(f"{MUISCA_HOST}/WebFirma/")
+    pantalla = sesion.locators.screen(page, "firma_marco", "firma", timeout_s=5)
+    assert pantalla.screen == "firma_marco"
+    firma = abrir_firma(sesion, pantalla)
+    assert isinstance(firma, FirmaMarco)
+    assert firma.loc.get("autorizar").first.is_visible()  # the signer step comes first
+    assert page.locator("aside.panel-ayuda").is_visible()
+    firma.preparar()  # "Autorizar" (the Ayuda panel is closed if it swallows the click), then "Firmar"
+    assert firma.loc.get("clave_dinamica").first.is_visible() and firma.loc.get("clave_firma").first.is_visible()
+    with irreversible_scope("prueba: solo se localiza, no se pulsa"):
+        aqui = firma.loc.get("solicitar_clave").first
+    assert aqui.inner_text().strip() == "aquí"
