@@ -119,6 +119,8 @@ def _relabel(root: HtmlElement) -> None:
             for child in list(el):
                 if not isinstance(child.tag, str) or child.tag != "i":
                     el.remove(child)
+                else:
+                    child.tail = None  # the old label often follows an icon: <i></i> Entrar
             el.text = RELABEL[label]
 
 

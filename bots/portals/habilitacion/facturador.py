@@ -43,7 +43,8 @@ class Facturador(Screen):
         return text or None
 
     def escribir_correo(self, email: str) -> None:
-        """Type the reception e-mail and check the field kept it exactly."""
+        """Type the reception e-mail and check the field kept it exactly (an unknown overlay stops first)."""
+        self.sin_superposiciones()
         field = self.locs.require("correo_recepcion")
         field.fill(email)
         if field.input_value() != email:
@@ -68,6 +69,8 @@ class Facturador(Screen):
         return f"/Contributor/ConfigureOperationModes/{ident}" if ident.isdigit() else None
 
     def puede_sincronizar(self) -> bool:
+        """DIAN offers "Sincronizar" (an unknown overlay over the screen stops the run first)."""
+        self.sin_superposiciones()
         return self.presente("sincronizar") and self.locs.get("sincronizar").first.is_visible()
 
     def alertas(self) -> int:

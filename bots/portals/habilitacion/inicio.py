@@ -61,7 +61,8 @@ class FechaProduccion(Screen):
     SCREEN = "fecha_produccion"
 
     def leer(self) -> FechasProduccion:
-        """The dates DIAN proposes."""
+        """The dates DIAN proposes (any overlay other than H-08 itself stops the run first)."""
+        self.sin_superposiciones(self.locs.get("fecha_produccion"))
         return FechasProduccion(
             habilitacion=parse_dian_date(self.valor("fecha_habilitacion", requerido=True)),
             produccion=parse_dian_date(self.valor("fecha_produccion", requerido=True)),
