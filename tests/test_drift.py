@@ -68,8 +68,10 @@ def test_breaking_transformations() -> None:
 
 
 def test_relabel_drops_the_old_label_after_an_icon_and_data_links_keep_their_case() -> None:
-    page = (b'<html><body><form><button class="btn"><i class=""></i> Entrar</button></form><table><thead><tr>'
-            b'<th>Estado</th></tr></thead><tbody><tr><td><a href="#">En proceso</a></td></tr></tbody></table></body></html>')
+    page = (
+        b'<html><body><form><button class="btn"><i class=""></i> Entrar</button></form><table><thead><tr>'
+        b'<th>Estado</th></tr></thead><tbody><tr><td><a href="#">En proceso</a></td></tr></tbody></table></body></html>'
+    )
     relabelled = lxml.html.document_fromstring(drift.apply(page, {"boton"}).decode())
     assert " ".join(relabelled.xpath("//button")[0].text_content().split()) == "Continuar al portal"
     recased = lxml.html.document_fromstring(drift.apply(page, {"etiquetas"}).decode())
