@@ -6,6 +6,11 @@
   that way) or stops safely; never a wrong value, never an irreversible action done twice.
 - A relabelled button or an announcement overlay: a safe stop (exit 5 or 4) that names what
   changed, and no irreversible action.
+
+Every flow: registrar_facturador, asociar_software, verificar_habilitacion, salida_produccion (approval
+recorded in the profile), the habilitación chain, asociar_prefijo, solicitar_numeracion and rangos
+consultar. One sandbox per kind of drift, one client per flow, all runs started together on a pool of
+``WORKERS`` threads when the module's first flow test asks for its result.
 """
 
 from __future__ import annotations
