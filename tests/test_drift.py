@@ -83,6 +83,19 @@ def test_relabel_drops_the_old_label_after_an_icon_and_data_links_keep_their_cas
     assert recased.xpath("//td/a")[0].text == "En proceso" and "ESTADO" in recased.xpath("//th")[0].text
 
 
+def test_renamed_ids_carry_the_pages_own_scripts_and_references_along() -> None:
+    page = (
+        b'<html><head><style>#errorModal{color:red}</style></head><body><a id="tab" href="#panel">T</a>'
+        b'<div id="panel"></div><div id="errorModal"></div><script>document.getElementById("errorModal");'
+        b"$('#panel:visible'); var other = 'panelX';</script></body></html>"
+    )
+    root = lxml.html.document_fromstring(drift.apply(page, {"ids"}).decode())
+    assert root.xpath("//a/@href") == ["#panelNuevo"]
+    script = root.xpath("//script")[0].text
+    assert 'getElementById("errorModalNuevo")' in script and "'#panelNuevo:visible'" in script and "'panelX'" in script
+    assert "#errorModalNuevo" in root.xpath("//style")[0].text
+
+
 def test_unknown_transformation_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown drift"):
         drift.apply(PAGE, {"nada"})
