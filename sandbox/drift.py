@@ -116,10 +116,10 @@ def _rename_ids(root: HtmlElement) -> None:
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
-        for attr in ("for", "data-id"):
+        for attr in ("for", "data-id"):  # data-id is also DIAN's data (a contributor number): only ids follow
             value = el.get(attr)
-            if value:
-                el.set(attr, renamed.get(value, f"{value}Nuevo"))
+            if value and value in renamed:
+                el.set(attr, renamed[value])
         for attr in _ID_REFERENCES:
             value = el.get(attr)
             if value and value.startswith("#") and value[1:] in renamed:
