@@ -308,9 +308,17 @@ class Robot:
 
     @contextmanager
     def client_run(
-        self, client: str | Client, *, step: str | None = None, run_id: str | None = None
+        self,
+        client: str | Client,
+        *,
+        step: str | None = None,
+        run_id: str | None = None,
+        context_options: dict[str, Any] | None = None,
     ) -> Iterator[ClientRun]:
-        """A fresh context for one client, traced; artifacts on failure (see module docstring)."""
+        """A fresh context for one client, traced; artifacts on failure (see module docstring).
+
+        ``context_options`` are added to the new context's options (e.g. ``record_har_path`` for the
+        recorder); they do not apply when attached to installed Chrome over CDP."""
         if self._browser is not None and not self._browser.is_connected():
             log.warning("el navegador se desconectó; se abre de nuevo")
             self._browser, self.kind = None, None
@@ -327,7 +335,7 @@ class Robot:
                 page = context.pages[0] if context.pages else context.new_page()
             else:
                 assert self._browser is not None
-                context = self._browser.new_context(**self._context_options())
+                context = self._browser.new_context(**{**self._context_options(), **(context_options or {})})
                 stack.callback(_quietly, context.close)
                 page = context.new_page()
             context.set_default_timeout(self.settings.page_timeout_s * 1000)
@@ -468,10 +476,14 @@ def shutdown() -> None:
 
 @contextmanager
 def client_run(
-    client: str | Client, *, settings: Settings | None = None, step: str | None = None
+    client: str | Client,
+    *,
+    settings: Settings | None = None,
+    step: str | None = None,
+    context_options: dict[str, Any] | None = None,
 ) -> Iterator[ClientRun]:
     """``get_robot(settings).client_run(client)``: a fresh traced context for one client."""
-    with get_robot(settings).client_run(client, step=step) as run:
+    with get_robot(settings).client_run(client, step=step, context_options=context_options) as run:
         yield run
 
 

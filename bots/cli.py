@@ -233,7 +233,8 @@ def run(main: Callable[[], Outcome | None], *, settings: Any = None) -> Outcome:
         _close_browser()
     outcome.run_id = outcome.run_id or run_id
     outcome.client = outcome.client or current_context().get("client")
-    if outcome.status not in (Status.OK, Status.YA_HECHO, Status.ERROR_ENTRADA):
+    if outcome.status not in (Status.OK, Status.YA_HECHO, Status.ERROR_ENTRADA) and outcome.this_run is None:
+        # (a flow whose clicks happen in other processes, as the nightly run's, says it itself)
         outcome.this_run = steps.this_run_sentence(current_context().get("client"))
     return outcome
 

@@ -152,6 +152,19 @@ class Settings(BaseSettings):
     # Batch.
     batch_browser_recycle: int = Field(20, ge=1)
 
+    # Nightly run (flows.lote without a flow name).
+    state_url: str | None = None  # sqlite:///path or a path; default <output_dir>/estado.sqlite3
+    nightly_workers: int | None = Field(None, ge=1, le=32)  # default: fitted to cores and memory
+    nightly_max_attempts: int = Field(3, ge=1, le=10)  # application failures of a step in one night
+    nightly_retry_delay_min: int = Field(30, ge=1)  # a wait without retry_at: look again after this
+    rate_per_host_s: float = Field(1.0, ge=0)  # seconds between two requests to one DIAN host
+    retry_backoff_s: float = Field(60, ge=0)  # first wait after an application failure (doubles)
+    breaker_threshold: int = Field(3, ge=1)  # consecutive portal errors that pause a portal
+    breaker_pause_min: float = Field(60, gt=0)
+    sync_delay_min: float = Field(120, ge=0)  # MUISCA resolution → production site
+    report_dir: Path | None = None  # default <output_dir>/informes
+    nightly_now: datetime | None = None  # replay or tests: the "now" used for not-before times
+
     @field_validator("habilitacion_url", "produccion_url", "muisca_url", "cdp_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:

@@ -21,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bots.text import squash, strip_accents
+
 __all__ = ["Formato1876Error", "Rango1876", "Resolucion1876", "parse_formato_1876", "sumar_meses", "texto_pdf"]
 
 _TIPOS = ("AUTORIZACIÓN", "HABILITACIÓN", "INHABILITACIÓN")
@@ -155,7 +157,7 @@ def parse_formato_1876(pdf_bytes: bytes) -> Resolucion1876:
     if not text.strip():
         raise Formato1876Error("El PDF no tiene texto legible (¿es una imagen escaneada?)")
     flat = _despace(text)
-    single = " ".join(flat.split())
+    single = squash(flat)
 
     match = _NUMBER_LABELLED.search(single) or _NUMBER.search(single)
     if match is None:
@@ -234,7 +236,7 @@ def _join_spaced(line: str) -> str:
 def _rows(text: str) -> list[Rango1876]:
     found: list[Rango1876] = []
     for line in text.splitlines():
-        normal = " ".join(line.split()).upper()
+        normal = squash(line).upper()
         for match in _ROW.finditer(normal):
             desde, hasta = _int(match["desde"]), _int(match["hasta"])
             if desde > hasta:
@@ -242,7 +244,7 @@ def _rows(text: str) -> list[Rango1876]:
             tipo = next((t for t in _TIPOS if _fold(t) == _fold(match["tipo"])), match["tipo"])
             found.append(
                 Rango1876(
-                    modalidad=" ".join(match["modalidad"].split()),
+                    modalidad=squash(match["modalidad"]),
                     modalidad_codigo=match["modcod"],
                     prefijo=match["prefijo"] or "",
                     desde=desde,
@@ -260,7 +262,7 @@ def _int(value: str) -> int:
 
 
 def _fold(value: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", value.upper()) if not unicodedata.combining(c))
+    return strip_accents(value.upper())
 
 
 def _date(year: str, month: str, day: str) -> date | None:

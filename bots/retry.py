@@ -31,6 +31,7 @@ from tenacity import (
 
 from bots.errors import PortalError
 from bots.log import get_logger
+from bots.text import squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Response
@@ -144,7 +145,7 @@ def navigate(
         response = page.goto(url, **options)
         if response is not None and response.status >= 500:
             try:
-                text = " ".join(page.locator("body").inner_text(timeout=2000).split())[:300]
+                text = squash(page.locator("body").inner_text(timeout=2000))[:300]
             except PlaywrightError:
                 text = ""
             raise TransientHTTPError(response.status, url, text)

@@ -26,9 +26,11 @@ from collections.abc import Iterable, Sequence
 __all__ = [
     "contains",
     "contains_folded",
+    "digits",
     "find_all",
     "find_one",
     "fold",
+    "integer",
     "normalize",
     "same",
     "same_folded",
@@ -93,6 +95,19 @@ def contains_folded(haystack: str | None, needle: str | None) -> bool:
     """True when the folded ``needle`` occurs in the folded ``haystack`` (empty needle: False)."""
     wanted = fold(needle)
     return bool(wanted) and wanted in fold(haystack)
+
+
+def digits(text: str | None) -> str:
+    """Only the digits of ``text`` ("900.123.456-8" → "9001234568")."""
+    return re.sub(r"\D", "", text or "")
+
+
+def integer(text: str | None) -> int | None:
+    """An integer printed with or without thousands separators ("5,000", "5.000", "5000"), else None."""
+    value = (text or "").strip()
+    if not re.fullmatch(r"\d{1,3}(?:[.,]\d{3})+|\d+", value):
+        return None
+    return int(re.sub(r"[.,]", "", value))
 
 
 def find_all(candidates: Iterable[str], wanted: str) -> list[int]:

@@ -52,6 +52,7 @@ from bots.portals.catalogo.produccion import (
 )
 from bots.portals.catalogo.session import CatalogoSession
 from bots.steps import irreversible, step_journal
+from bots.text import squash
 from bots.validation import validate_nit, validate_prefix, validate_uuid
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def prepare(args: argparse.Namespace, client: Client, settings: Settings) -> dic
     """Validate the options for ``client`` (``InvalidInput``); no browser. → ``run_for_client`` kwargs."""
     prefijo = validate_prefix(args.prefijo)
     software_id = validate_uuid(args.software_id) if args.software_id else None
-    software = " ".join(args.software.split()) if args.software else None
+    software = squash(args.software) if args.software else None
     if args.software is not None and not software:
         raise InvalidInput("--software está vacío: escriba «PROVEEDOR - SOFTWARE» como lo muestra la DIAN.")
     expected_id = None

@@ -32,8 +32,8 @@ from bots.cli import (
     run_single_client,
 )
 from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError
+from bots.mensajes import Kind, clasificar, error_para
 from bots.portals.habilitacion.entrega import write_handoff
-from bots.portals.habilitacion.mensajes import Kind, classify, error_for
 from bots.portals.habilitacion.modelos import (
     ModoOperacion,
 )
@@ -133,7 +133,7 @@ def asociar_software(hab: Habilitacion) -> Outcome:
         modos = hab.abrir_modos(hab.abrir_facturador())
         alerta = modos.alerta()
         if alerta:
-            raise error_for(alerta, action="asociar el software")
+            raise error_para(alerta, "habilitacion", "asociar el software")
         filas = modos.filas()
         propia = fila_de(filas, software)
         done_now = propia is None
@@ -181,7 +181,7 @@ def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tu
         aviso = modos.aviso()
         texto = modos.alerta() or (aviso.texto if aviso else None)
         if texto:
-            raise error_for(texto, action="asociar el software")
+            raise error_para(texto, "habilitacion", "asociar el software")
         raise PortalError(
             "La DIAN no ofrece el botón «Asociar» (está bloqueado) y no dice por qué; no se hizo clic",
             dian_text=None,
@@ -203,9 +203,9 @@ def _asociar(hab: Habilitacion, modos: ModosOperacion, software: Software) -> tu
             )
         lista = ModosOperacion.recognise(hab.page, hab.locators)
         aviso = lista.aviso()
-        known = classify(aviso.texto) if aviso else None
-        if aviso and not aviso.exito and (known is None or known.kind is not Kind.ALREADY):
-            raise error_for(aviso.texto, action="asociar el software")
+        known = clasificar(aviso.texto, "habilitacion") if aviso else None
+        if aviso and not aviso.exito and (known is None or known.kind is not Kind.YA_HECHO):
+            raise error_para(aviso.texto, "habilitacion", "asociar el software")
         propia = fila_de(lista.filas(), software)
         if propia is None:
             raise PortalError(

@@ -30,8 +30,8 @@ from bots.cli import (
     run_single_client,
 )
 from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError
+from bots.mensajes import error_para
 from bots.portals.habilitacion.facturador import Facturador
-from bots.portals.habilitacion.mensajes import error_for
 from bots.portals.habilitacion.modelos import (
     EstadoFacturador,
 )
@@ -157,7 +157,7 @@ def registrar_facturador(hab: Habilitacion, correo: str) -> Outcome:
             answered(hab, dialogo.aceptar(), "Aceptar el registro")
             if not hab.session.lost():  # DIAN stayed on the account page: a refusal
                 refusal = Facturador.recognise(hab.page, hab.locators).error_correo()
-                raise error_for(refusal or "(sin mensaje)", action="registrar el facturador")
+                raise error_para(refusal or "(sin mensaje)", "habilitacion", "registrar el facturador")
 
         # DIAN signs the user out on success, so the state is verified below after logging in again.
         irreversible(

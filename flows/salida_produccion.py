@@ -40,10 +40,10 @@ from bots.cli import (
 from bots.config import ProductionApproval
 from bots.errors import BOGOTA, InvalidInput, NeedsHuman, PortalChanged, PortalError, Waiting
 from bots.log import get_logger
+from bots.mensajes import Kind, clasificar, error_para
 from bots.portals.catalogo.session import CatalogoSession
 from bots.portals.habilitacion.facturador import Facturador
 from bots.portals.habilitacion.inicio import FechaProduccion, landing
-from bots.portals.habilitacion.mensajes import Kind, classify, error_for
 from bots.portals.habilitacion.modelos import (
     Aviso,
     EstadoFacturador,
@@ -64,7 +64,7 @@ from bots.portals.habilitacion.procesos import (
     dmy,
 )
 from bots.steps import StepStatus, exit_hook, irreversible
-from bots.text import contains
+from bots.text import contains, squash
 
 if TYPE_CHECKING:
     from bots.browser import ClientRun
@@ -146,7 +146,7 @@ def approval_from(args: argparse.Namespace, client: Client) -> ProductionApprova
     if not (by and by.strip()) or not (when and when.strip()):
         raise InvalidInput("La aprobación necesita --aprobado-por y --fecha juntas (ninguna puede ir vacía).")
     return ProductionApproval(
-        fecha_inicio=_parse_date(when), aprobado_por=" ".join(by.split()), aprobado_en=datetime.now(BOGOTA)
+        fecha_inicio=_parse_date(when), aprobado_por=squash(by), aprobado_en=datetime.now(BOGOTA)
     )
 
 
@@ -195,7 +195,7 @@ def salida_produccion(hab: Habilitacion, aprobacion: ProductionApproval | None) 
                 reason="sin_dialogo_fecha",
                 dian_text=estado.estado,
             )
-        registered_now = respuesta_fecha is not None and _kind(respuesta_fecha) is not Kind.ALREADY
+        registered_now = respuesta_fecha is not None and _kind(respuesta_fecha) is not Kind.YA_HECHO
         if registered_now and aprobacion is not None and estado.fecha_produccion != aprobacion.fecha_inicio:
             raise PortalError(
                 f"La DIAN muestra como fecha de inicio en producción el {dmy(estado.fecha_produccion)}, no la "
@@ -222,7 +222,7 @@ def salida_produccion(hab: Habilitacion, aprobacion: ProductionApproval | None) 
 
 
 def _kind(text: str) -> Kind | None:
-    known = classify(text)
+    known = clasificar(text, "habilitacion")
     return known.kind if known else None
 
 
@@ -246,8 +246,8 @@ def _sincronizado(hab: Habilitacion) -> bool | None:
     try:
         produccion.login()
     except PortalError as exc:
-        known = classify(exc.dian_text)
-        if known is not None and known.kind is Kind.NOT_SYNCED:
+        known = clasificar(exc.dian_text, "catalogo_ingreso")
+        if known is not None and known.kind is Kind.NO_SINCRONIZADO:
             return False
         if exc.retryable:
             raise
@@ -313,10 +313,13 @@ def _registrar_fecha(
             confirmacion.cancelar()
             raise PortalChanged("La confirmación de la fecha (H-09) no dice lo esperado; se canceló sin confirmar")
         aviso = confirmacion.aceptar(alertas)
-        known = classify(aviso.texto)
-        accepted = known.kind in (Kind.SUCCESS, Kind.ALREADY) if known else aviso.exito
+        known = clasificar(aviso.texto, "habilitacion")
+        accepted = known.kind in (Kind.EXITO, Kind.YA_HECHO) if known else aviso.exito
         if not accepted:
-            raise error_for(aviso.texto, action="registrar la fecha de inicio en producción", retryable=known is None)
+            # An unknown reply may be a transient failure: retryable (a known refusal says itself).
+            raise error_para(
+                aviso.texto, "habilitacion", "registrar la fecha de inicio en producción", retryable=known is None
+            )
         return aviso
 
     # Verified by the caller on H-03 (#ProductionDate) right after; the answer is DIAN's notification (H-10).
@@ -354,9 +357,11 @@ def _sincronizar(hab: Habilitacion, facturador: Facturador, estado: EstadoFactur
 
     def aceptar() -> Aviso:
         aviso = dialogo.aceptar(alertas)
-        known = classify(aviso.texto)
-        if not (known.kind is Kind.SUCCESS if known else aviso.exito):
-            raise error_for(aviso.texto, action="sincronizar el contribuyente a producción", retryable=known is None)
+        known = clasificar(aviso.texto, "habilitacion")
+        if not (known.kind is Kind.EXITO if known else aviso.exito):
+            raise error_para(
+                aviso.texto, "habilitacion", "sincronizar el contribuyente a producción", retryable=known is None
+            )
         return aviso
 
     # Verified by DIAN's notification (inside ``aceptar``); a later run verifies by logging in on production.

@@ -45,6 +45,7 @@ from bots.formato1876 import Formato1876Error, Resolucion1876, parse_formato_187
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.modelo import TIPOS_FACTURACION, Pedido, tipo_facturacion
 from bots.steps import irreversible
+from bots.text import fold, squash
 from bots.validation import validate_nit, validate_prefix, validate_range
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ class SolicitudNumeracion:
         vigentes = [
             s
             for s in solicitudes.values()
-            if s.estado != "ANULADO" and all(plegada(f.tipo_solicitud) in ("", "autorizacion") for f in s.filas)
+            if s.estado != "ANULADO" and all(fold(f.tipo_solicitud) in ("", "autorizacion") for f in s.filas)
         ]
         p = self.pedido
         mias = [s for s in vigentes if any(p.es(f.prefijo, f.desde, f.hasta) for f in s.filas)]
@@ -396,7 +397,7 @@ class SolicitudNumeracion:
             return
         self._guardar(descarga, f"1302_{self.formulario or 'borrador'}.pdf")
         try:
-            texto = " ".join(texto_pdf(descarga.datos).split()).upper()
+            texto = squash(texto_pdf(descarga.datos)).upper()
         except Formato1876Error as exc:
             log.warning("el borrador 1302 no se pudo leer", error=str(exc))
             return
@@ -459,7 +460,7 @@ class SolicitudNumeracion:
             if (self.formulario and f.formulario == self.formulario) or (self.nro and f.nro == self.nro)
         ]
         if not propias and not self.formulario and not self.nro:
-            propias = [f for f in filas if plegada(f.tipo_solicitud) == "autorizacion"]
+            propias = [f for f in filas if fold(f.tipo_solicitud) == "autorizacion"]
         if len(propias) == 1:
             self.formulario = self.formulario or propias[0].formulario
             self.nro = self.nro or propias[0].nro
@@ -554,12 +555,6 @@ class SolicitudNumeracion:
 
     def _guardar(self, descarga: Descarga, nombre: str) -> Path:
         return artifacts.write_private(self.carpeta / artifacts.safe_name(nombre), descarga.datos)
-
-
-def plegada(texto: str) -> str:
-    from bots.portals.muisca.texto import plegar
-
-    return plegar(texto)
 
 
 def _con_errores(solicitud: SolicitudRangos) -> tuple[SolicitudRangos, str]:

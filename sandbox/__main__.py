@@ -41,7 +41,8 @@ def build_world(imap: PymapServer) -> World:
         if nit == "900888003":
             client.turnstile = "interactive"
         imap.add_account(client.email_rut, demo.MAILBOX_PASSWORD)
-        catalogo_state.set_stage(world, nit, hab_stage)
+        # registered with the reception e-mail of the robot's profile (demo.robot_profile)
+        catalogo_state.set_stage(world, nit, hab_stage, email=f"recepcion+{nit}@empresa-demo.test")
         muisca_state.set_stage(world, nit, muisca_stage)
     # The formalised resolution was issued three hours ago, so the production site already lists it.
     world.resolutions = [

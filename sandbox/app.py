@@ -100,7 +100,10 @@ class HostDispatch:
         portal = self.world.hosts.portal_for(host)
         if not portal:
             await self.control(scope, receive, send)
-        elif self.world.drift and scope["type"] == "http":
+            return
+        if scope["type"] == "http":
+            await self.world.faults.delay_request()  # the global latency (sandbox.faults), 0 by default
+        if self.world.drift and scope["type"] == "http":
             await _drifted(self.apps[portal], frozenset(self.world.drift), scope, receive, send)
         else:
             await self.apps[portal](scope, receive, send)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -18,6 +20,27 @@ class Fault:
     times: int = 1
 
 
+@dataclass
+class RequestLatency:
+    """A latency added to every portal request (not the control API), and what it cost.
+
+    `held_s` is the union of the intervals during which at least one request was held, so requests
+    held at the same time count once (= requests x latency when they come one after another).
+    """
+
+    latency_s: float = 0.0
+    requests: int = 0
+    held_s: float = 0.0
+    _busy_until: float = field(default=0.0, repr=False)
+
+    def reset(self, latency_s: float | None = None) -> None:
+        if latency_s is not None:
+            self.latency_s = latency_s
+        self.requests = 0
+        self.held_s = 0.0
+        self._busy_until = 0.0
+
+
 class Faults:
     """Registry of armed faults keyed by (nit, step); `*` as nit arms it for every client."""
 
@@ -25,6 +48,27 @@ class Faults:
         self._armed: dict[tuple[str, str], Fault] = {}
         self._versions: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+        #: The global per-request latency (`set_request_latency`), applied by the sandbox's app.
+        self.request_latency = RequestLatency()
+
+    def set_request_latency(self, seconds: float) -> None:
+        """Hold every portal request `seconds` before it is answered (0 turns it off); resets the counts."""
+        with self._lock:
+            self.request_latency.reset(max(0.0, seconds))
+
+    async def delay_request(self) -> None:
+        """Count one portal request and hold it for the global latency, if any."""
+        with self._lock:
+            gate = self.request_latency
+            gate.requests += 1
+            delay = gate.latency_s
+            if delay <= 0:
+                return
+            start = time.monotonic()
+            end = start + delay
+            gate.held_s += max(0.0, end - max(start, gate._busy_until))
+            gate._busy_until = max(gate._busy_until, end)
+        await asyncio.sleep(delay)
 
     def inject(self, nit: str, step: str, fault: Fault) -> None:
         with self._lock:

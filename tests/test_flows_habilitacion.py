@@ -31,9 +31,8 @@ from playwright.sync_api import Page
 from bots.config import ProductionApproval, Software
 from bots.errors import InvalidInput, NeedsHuman, PortalError
 from bots.locators import check, load_set, recognised_screens
-from bots.portals.habilitacion import mensajes
+from bots.mensajes import Kind, MensajeDian, clasificar, error_para, mensajes
 from bots.portals.habilitacion.entrega import HANDOFF_NAME
-from bots.portals.habilitacion.mensajes import Kind, classify, error_for
 from bots.portals.habilitacion.modelos import ModoOperacion, SetPruebas, is_uuid
 from bots.portals.habilitacion.procesos import check_ids
 from bots.steps import TEST_HOOK_EXIT_CODE, Phase, StepJournal, StepStatus, exit_hook
@@ -108,43 +107,51 @@ def test_each_recorded_screen_is_recognised_as_itself_only(page: Page, recording
     assert recognised_screens(page, selector_set, RECORDINGS / "2026" / recording) == screens
 
 
-@pytest.mark.parametrize("message", mensajes.MESSAGES, ids=lambda m: m.key)
-def test_every_known_dian_message_is_classified_with_dians_text(message: mensajes.DianMessage) -> None:
+HAB_MESSAGES = [m for m in mensajes().values() if "habilitacion" in m.portals]
+
+
+@pytest.mark.parametrize("message", HAB_MESSAGES, ids=lambda m: m.key)
+def test_every_known_dian_message_is_classified_with_dians_text(message: MensajeDian) -> None:
     shown = f"Aviso. {message.text.upper()}"  # inside a notification, in another case
-    assert classify(shown) == message
-    if message.kind in (Kind.SUCCESS, Kind.ALREADY, Kind.NOT_SYNCED):
+    assert clasificar(shown, "habilitacion") == message
+    if message.kind in (Kind.EXITO, Kind.YA_HECHO, Kind.NO_SINCRONIZADO):
         return
-    error = error_for(shown, action="probar")
+    error = error_para(shown, "habilitacion", "probar")
     assert error.dian_text == shown
-    expected = NeedsHuman if message.kind is Kind.HUMAN else PortalError
+    expected = NeedsHuman if message.kind is Kind.HUMANO else PortalError
     assert type(error) is expected and error.message.startswith("Al probar: ")
 
 
 def test_the_sandbox_texts_are_all_known() -> None:
-    # Every DIAN text the simulated habilitación site can answer with is recognised.
+    # Every DIAN text the simulated habilitación site can answer with is recognised (its screens' replies
+    # on the habilitación site, its login refusals on the catalogue login).
     for key in ("email_invalid", "pending", "in_test", "need_software", "duplicate_set", "s2_ok", "s2_again",
-                "no_contributor", "bad_date", "sync_ok", "sync_not_enabled", "prod_not_enabled", "prod_not_biller",
-                "person_not_enabled", "person_not_biller"):
-        assert classify(SANDBOX_MESSAGES[key]) is not None, key
+                "no_contributor", "bad_date", "sync_ok", "sync_not_enabled"):
+        assert clasificar(SANDBOX_MESSAGES[key], "habilitacion") is not None, key
+    for key in ("prod_not_enabled", "prod_not_biller", "person_not_enabled", "person_not_biller", "captcha",
+                "invalid", "type_mismatch", "not_associated", "person_type_mismatch", "person_no_permissions",
+                "token_expired"):
+        assert clasificar(SANDBOX_MESSAGES[key], "catalogo_ingreso") is not None, key
 
 
 @pytest.mark.parametrize(
-    ("shown", "key"),
+    ("shown", "portal", "key"),
     [
-        ("¡Importante! No puede agregar modo de operación si se encuentra pendiente de registro.",
+        ("¡Importante! No puede agregar modo de operación si se encuentra pendiente de registro.", "habilitacion",
          "pendiente_registro"),
-        ("Responsabilidad S2-Facturador Electrónico fue ejecutada satisfactoriamente", "s2_exito"),  # seed OCR
-        ("Empresa no se encuentra habilitada como facturador electrónico.", "prod_no_facturador"),
-        ("Empresa no se encuentra habilitada.", "prod_no_habilitada"),
+        ("Responsabilidad S2-Facturador Electrónico fue ejecutada satisfactoriamente", "habilitacion",
+         "s2_exito"),  # seed OCR
+        ("Empresa no se encuentra habilitada como facturador electrónico.", "catalogo_ingreso", "prod_no_facturador"),
+        ("Empresa no se encuentra habilitada.", "catalogo_ingreso", "prod_no_habilitada"),
     ],
 )
-def test_variants_of_dian_texts(shown: str, key: str) -> None:
-    found = classify(shown)
+def test_variants_of_dian_texts(shown: str, portal: str, key: str) -> None:
+    found = clasificar(shown, portal)
     assert found is not None and found.key == key
 
 
 def test_an_unknown_reply_is_a_portal_error_that_quotes_it() -> None:
-    error = error_for("error: Internal Server Error", action="sincronizar", retryable=True)
+    error = error_para("error: Internal Server Error", "habilitacion", "sincronizar", retryable=True)
     assert isinstance(error, PortalError) and error.retryable
     assert error.dian_text == "error: Internal Server Error"
 

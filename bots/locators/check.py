@@ -10,11 +10,18 @@ Verdicts per logical locator (``runtime_only`` ones appear after an action and a
   needs one: a warning, Playwright's strict mode would refuse it);
 - found only by a fallback candidate: reported, a failure with ``strict``;
 - found by no candidate in any recording: a failure naming the locator and the files.
+
+A folder written by the recorder (bots/record.py, ``flows.reconocer``) says in its manifests which
+selector screens each file shows: an entry's ``checks = ["<family>/<version>/<screen>", ...]`` (and
+``absent``: the locators that file's state does not show). When the folder's manifests have such entries
+the check runs exactly those screens on exactly those files (``manifest_checks``), whatever the sets'
+own ``recordings`` say.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -120,6 +127,43 @@ def _load_sets(selectors_dir: Path, families: Sequence[str], report: CheckReport
     return loaded
 
 
+#: (family, version, screen) → [(file as named in the manifest, its path, locators absent in its state)]
+ManifestChecks = dict[tuple[str, str, str], list[tuple[str, Path, tuple[str, ...]]]]
+
+
+def manifest_checks(recordings_dir: Path) -> ManifestChecks:
+    """The ``checks`` entries of a recorded folder's manifests (empty for recordings/ itself)."""
+    found: ManifestChecks = {}
+    top = recordings_dir / "manifest.toml"
+    if not top.is_file():
+        return found
+    for rel in tomllib.loads(top.read_text(encoding="utf-8")).get("manifests", []):
+        manifest = recordings_dir / rel
+        if not manifest.is_file():
+            continue
+        for entry in tomllib.loads(manifest.read_text(encoding="utf-8")).get("screen", []):
+            for label in entry.get("checks", []):
+                family, version, screen = str(label).split("/", 2)
+                absent = tuple(entry.get("absent", {}).get(label, ()))
+                path = manifest.parent / entry["file"]
+                named = f"{Path(rel).parent}/{entry['file']}"
+                found.setdefault((family, version, screen), []).append((named, path, absent))
+    return found
+
+
+def unknown_screens(recordings_dir: Path) -> list[str]:
+    """Files a recording saved as "desconocida" (no fingerprint matched): for a developer to name."""
+    found = []
+    top = tomllib.loads((recordings_dir / "manifest.toml").read_text(encoding="utf-8"))
+    for rel in top.get("manifests", []):
+        manifest = recordings_dir / rel
+        if manifest.is_file():
+            for entry in tomllib.loads(manifest.read_text(encoding="utf-8")).get("screen", []):
+                if entry.get("screen") == "desconocida":
+                    found.append(f"{Path(rel).parent}/{entry['file']}")
+    return found
+
+
 def check(
     selectors_dir: Path,
     recordings_dir: Path,
@@ -135,23 +179,39 @@ def check(
         if report.ok:
             report.lines.append(f"No hay conjuntos de selectores en {selectors_dir}: nada que verificar.")
         return report
+    by_manifest = manifest_checks(recordings_dir) or None
+    if by_manifest:
+        report.lines.append(f"Grabación con manifiesto ({recordings_dir}): se verifican las pantallas que nombra.")
+        for unknown in unknown_screens(recordings_dir):
+            report.warn(f"pantalla desconocida grabada en {unknown}: ningún conjunto la reconoce (nómbrela)")
     if page is None:
         with _chromium_page() as own:
-            _check_all(loaded, recordings_dir, _Counter(own), report, strict)
+            _check_all(loaded, recordings_dir, _Counter(own), report, strict, by_manifest)
     else:
-        _check_all(loaded, recordings_dir, _Counter(page), report, strict)
+        _check_all(loaded, recordings_dir, _Counter(page), report, strict, by_manifest)
     return report
 
 
 def _check_all(
-    loaded: dict[str, list[SelectorSet]], recordings_dir: Path, counter: _Counter, report: CheckReport, strict: bool
+    loaded: dict[str, list[SelectorSet]],
+    recordings_dir: Path,
+    counter: _Counter,
+    report: CheckReport,
+    strict: bool,
+    by_manifest: ManifestChecks | None = None,
 ) -> None:
     for family, sets in loaded.items():
         for selector_set in sets:
+            screens = list(selector_set.screens)
+            if by_manifest is not None:
+                screens = [s for s in screens if (family, selector_set.version, s) in by_manifest]
+                if not screens:
+                    continue
             report.lines.append(f"{selector_set.label} ({selector_set.path.name if selector_set.path else ''})")
-            for screen in selector_set.screens:
+            for screen in screens:
+                override = by_manifest.get((family, selector_set.version, screen)) if by_manifest else None
                 try:
-                    _check_screen(family, selector_set, sets, screen, recordings_dir, counter, report, strict)
+                    _check_screen(family, selector_set, sets, screen, recordings_dir, counter, report, strict, override)
                 except SelectorSetError as exc:
                     report.fail(f"{screen}: {exc.message}")
 
@@ -165,13 +225,23 @@ def _check_screen(
     counter: _Counter,
     report: CheckReport,
     strict: bool,
+    override: list[tuple[str, Path, tuple[str, ...]]] | None = None,
 ) -> None:
     spec = selector_set.screens[screen]
-    if not spec.recordings:
+    files: list[tuple[str, Path]] = []
+    absent: set[str] = set()
+    if override is not None:
+        # A recorded folder: its manifest names the files; a locator absent in every file's state is skipped.
+        absent = set.intersection(*(set(a) for _, _, a in override)) if override else set()
+        for rec, path, _ in override:
+            if path.is_file():
+                files.append((rec, path))
+            else:
+                report.fail(f"{screen}: no existe la grabación {path}")
+    elif not spec.recordings:
         report.warn(f"{screen}: sin grabaciones, no verificada")
         return
-    files: list[tuple[str, Path]] = []
-    for rec in spec.recordings:
+    for rec in spec.recordings if override is None else ():
         # Lexical normalisation: "../catalogo/2026/x.html" works without recordings/<family>/.
         path = Path(os.path.normpath(recordings_dir / family / rec))
         if path.is_file():
@@ -187,7 +257,7 @@ def _check_screen(
             if not any(counter.counts(path, element)):
                 report.fail(f"{screen}: la huella {element.primary!r} no aparece en {rec}")
     for name, locator in spec.locators.items():
-        if name in spec.runtime_only:
+        if name in spec.runtime_only or name in absent:
             continue
         report.locators_checked += 1
         per_file = {rec: counter.counts(path, locator) for rec, path in files}

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bots.clock import BOGOTA
 from bots.mail.errors import MailUnreadable
+from bots.text import squash
 
 __all__ = [
     "DEFAULT_TOKEN_HOSTS",
@@ -299,7 +300,7 @@ def _strip_accents(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    return " ".join(_strip_accents(text).casefold().split())
+    return squash(_strip_accents(text).casefold())
 
 
 def _stamp(day: str, clock: str, meridiem: str | None) -> datetime | None:
@@ -345,7 +346,7 @@ class _Anchors(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "a" and self._href is not None:
-            self.found.append((self._href, " ".join("".join(self._text).split())))
+            self.found.append((self._href, squash("".join(self._text))))
             self._href = None
 
 

@@ -23,6 +23,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots import text
 from bots.errors import NeedsHuman, PortalError
 from bots.log import get_logger
+from bots.text import squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -62,7 +63,7 @@ class Option:
 def read_options(select: Locator) -> list[Option]:
     """Every option of a ``<select>`` in page order."""
     pairs = select.first.evaluate("s => Array.from(s.options).map(o => [o.value, o.text])")
-    return [Option(str(v), " ".join(str(t).split())) for v, t in pairs]
+    return [Option(str(v), squash(str(t))) for v, t in pairs]
 
 
 def find_option(options: list[Option], wanted: str | Iterable[str], *, value: str | None = None) -> Option | None:

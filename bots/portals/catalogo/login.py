@@ -11,7 +11,7 @@ The robot opens the form directly, as 2025/2026 bots do (``/User/CompanyLogin``,
     result = form.entrar()                                  # TokenEnviado | ModalErrorIngreso
 
 ``TokenRechazado`` is DIAN's answer to a refused ``/User/AuthToken`` link (any of its recorded
-variants); ``classify_refusal(text, portal)`` turns DIAN's refusal text into the robot's failure class.
+variants); ``classify_refusal(text)`` turns DIAN's refusal text into the robot's failure class.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bots import text
-from bots.errors import NeedsHuman, PortalError, RobotError
+from bots import mensajes
+from bots.errors import PortalError, RobotError
 from bots.log import get_logger
 from bots.portals.base import Screen
 from bots.portals.catalogo import (
@@ -29,6 +29,7 @@ from bots.portals.catalogo import (
     read_options,
     wait_for_turnstile,
 )
+from bots.text import squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -200,7 +201,7 @@ class TokenRechazado(Screen):
     def mensaje(self) -> str:
         """DIAN's text even when it sits in a hidden section (``textContent``)."""
         texts = self._message.evaluate_all("els => els.map(e => e.textContent || '')")
-        return next((" ".join(t.split()) for t in texts if t.strip()), "")
+        return next((squash(t) for t in texts if t.strip()), "")
 
 
 class TokenEnviado(Screen):
@@ -222,51 +223,8 @@ class TokenEnviado(Screen):
 
 # --- DIAN's refusals --------------------------------------------------------------------------------
 
-_PROD_HINT = (
-    "Termine la habilitación (set de pruebas aceptado, fecha de inicio en producción y «Sincronizar "
-    "contribuyente a producción» en el portal de habilitación) y vuelva a intentar"
-)
-_DATA_HINT = "Revise el tipo y número de documento del representante y el NIT en el archivo de clientes"
 
-
-def classify_refusal(dian_text: str, portal: str) -> RobotError:
-    """The failure for a refusal DIAN showed after "Entrar" (texts of research §2.2)."""
+def classify_refusal(dian_text: str) -> RobotError:
+    """The failure for a refusal DIAN showed after "Entrar" (its texts: ``bots/mensajes_dian.toml``)."""
     quoted = dian_text.strip() or "(sin texto)"
-    if text.contains(dian_text, "captcha"):
-        return NeedsHuman(
-            "La DIAN rechazó la verificación anti-robots (Captcha) del ingreso; una persona debe ingresar "
-            "o repetir el intento con ventana (DIAN_HEADLESS=false)",
-            reason="captcha",
-            dian_text=quoted,
-        )
-    if any(
-        text.contains(dian_text, t)
-        for t in (
-            "no se encuentra habilitada",  # Empresa (both production-only texts)
-            "no se encuentra habilitado",  # Persona
-            "no se ecuentra habilitado",  # Persona, DIAN's typo
-        )
-    ):
-        where = "al portal de producción" if portal == "produccion" else "al portal"
-        return PortalError(
-            f"La DIAN no deja ingresar a la empresa {where}: todavía no figura como facturador electrónico "
-            f"habilitado con un software en producción. {_PROD_HINT}",
-            dian_text=quoted,
-        )
-    if text.contains(dian_text, "su solicitud está siendo procesada"):
-        return PortalError(
-            "La DIAN aceptó los datos pero no pudo enviar el correo con el token; vuelva a intentar más tarde",
-            dian_text=quoted,
-            retryable=True,
-        )
-    if text.contains(dian_text, "ha ocurrido un error"):
-        return PortalError("La DIAN falló al procesar el ingreso; vuelva a intentar más tarde", dian_text=quoted,
-                           retryable=True)
-    if any(
-        text.contains(dian_text, t)
-        for t in ("no asociada", "no coinciden", "información inválida", "sin permisos", "no se encuentra registrada")
-    ):
-        return PortalError(f"La DIAN rechazó los datos de ingreso. {_DATA_HINT}", dian_text=quoted)
-    if text.contains(dian_text, "cancelado"):
-        return PortalError("La DIAN rechazó el ingreso: el RUT de la empresa está cancelado", dian_text=quoted)
-    return PortalError("La DIAN rechazó el ingreso", dian_text=quoted)
+    return mensajes.error_para(quoted, "catalogo_ingreso", desconocido="La DIAN rechazó el ingreso")

@@ -25,6 +25,7 @@ from bots.errors import PortalChanged, PortalError
 from bots.log import get_logger
 from bots.portals.base import Screen
 from bots.portals.catalogo import Option, choose_option, read_options
+from bots.text import squash
 
 __all__ = [
     "ADD_PREFIX_PATH",
@@ -71,7 +72,7 @@ _NEEDED = ("proveedor", "software", "software_id", "prefijo", "fecha_asociacion"
 def parse_range_text(value: str) -> tuple[str, str, int, int] | None:
     """``(prefijo, resolución, desde, hasta)`` of "FE - 18764031407250 (1 - 100)"; prefix "" for
     "Sin prefijo"; None when the text has another shape or the values are not valid."""
-    found = _RANGE_TEXT.match(" ".join(value.translate(_DASHES).split()))
+    found = _RANGE_TEXT.match(squash(value.translate(_DASHES)))
     if not found:
         return None
     prefix = found["prefijo"].strip()
@@ -199,7 +200,7 @@ class AsociacionPrefijos(Screen):
 
     def avisos(self) -> list[str]:
         """DIAN's "Importante! Estimado contribuyente, …" notices above the form."""
-        return [" ".join(t.split()) for t in self._notices.all_text_contents() if t.strip()]
+        return [squash(t) for t in self._notices.all_text_contents() if t.strip()]
 
     def opciones_software(self) -> list[Option]:
         """The "Proveedor - Software" options (without "Seleccione...")."""
@@ -244,7 +245,7 @@ class AsociacionPrefijos(Screen):
         width = max(index.values()) + 1
         found = []
         for row in rows:
-            cells = [" ".join(str(c).split()) for c in row["cells"]]
+            cells = [squash(str(c)) for c in row["cells"]]
             if len(cells) < width:
                 continue  # e.g. an empty-table row spanning the columns
             values = {field: cells[i] for field, i in index.items()}
@@ -271,7 +272,7 @@ class AsociacionPrefijos(Screen):
 
     def notificacion_error(self) -> str | None:
         """The red notification DIAN shows when an association fails, if any."""
-        texts = [" ".join(t.split()) for t in self._error.all_inner_texts() if t.strip()]
+        texts = [squash(t) for t in self._error.all_inner_texts() if t.strip()]
         return texts[-1] if texts else None
 
     # steps

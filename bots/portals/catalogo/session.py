@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Error as PlaywrightError
 
-from bots import text
+from bots import mensajes
 from bots.errors import NeedsHuman, PortalError
 from bots.locators import Locators
 from bots.log import current_context, get_logger, redact_text, register_secret
@@ -201,7 +201,7 @@ class CatalogoSession:
                 self.token_requests += 1
                 result = form.entrar()
                 if not isinstance(result, TokenEnviado):
-                    error = classify_refusal(result.mensaje(), self.portal)
+                    error = classify_refusal(result.mensaje())
                     error.selector = result.name("mensaje")
                     raise error
                 log.info("aviso de token enviado", correo=result.correo_enmascarado(), portal=self.portal)
@@ -246,7 +246,8 @@ class CatalogoSession:
             return
         refused = TokenRechazado(found, self.locators)
         dian_text = refused.mensaje() or None
-        if dian_text and not text.contains(dian_text, "token expirado"):
+        expired = mensajes.clasificar(dian_text, "catalogo_ingreso")
+        if dian_text and (expired is None or expired.key != "token_expirado"):
             raise NeedsHuman(
                 "La DIAN no aceptó el enlace del token que acaba de llegar; revise el mensaje de la DIAN e ingrese "
                 "manualmente para confirmar los datos del usuario. El robot no pide otro token",

@@ -6,7 +6,7 @@
   confirmation, H-11 "Sincronizar Contribuyente a producción" (confirmation and answer).
 - ``modos``: H-05/H-06 "Configurar modos de operación" and its list, H-07 "Set de pruebas".
 - ``modelos``: the typed data those screens show (``EstadoFacturador``, ``ModoOperacion``, ...).
-- ``mensajes``: DIAN's messages on these screens and how the robot classifies them.
+- DIAN's messages on these screens are data in ``bots/mensajes_dian.toml`` (``bots.mensajes``).
 - ``procesos``: the signed-in session and helpers the processes share (the processes P1–P4 are in flows/).
 - ``entrega``: the hand-off file for the technology provider (Software Id, PIN, TestSetId).
 

@@ -11,6 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots.errors import PortalChanged, PortalError
 from bots.portals.habilitacion.base import Screen
 from bots.portals.habilitacion.modelos import Aviso, FechasProduccion, format_dian_date, parse_dian_date
+from bots.text import squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Response
@@ -121,7 +122,7 @@ class ConfirmacionS2(Screen):
             reply = _json(answer.value)
             if reply is None or "message" not in reply:
                 raise
-            return Aviso(texto=" ".join(str(reply["message"]).split()), exito=reply.get("success") is True)
+            return Aviso(texto=squash(str(reply["message"])), exito=reply.get("success") is True)
 
     def cancelar(self) -> None:
         self.sin_superposiciones(self.locs.get("texto"))

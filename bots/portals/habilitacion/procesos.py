@@ -34,7 +34,7 @@ from bots.portals.habilitacion.modelos import (
 )
 from bots.portals.habilitacion.modos import ModosOperacion, PaginaSetPruebas
 from bots.steps import ActionResult, StepJournal, StepStatus, step_journal
-from bots.text import same
+from bots.text import same, squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -193,7 +193,7 @@ def answered(hab: Habilitacion, status: int | None, click: str) -> None:
     """After a form post: an HTTP error page is a ``PortalError`` quoting it (the step stays uncertain,
     so the next run reads the portal before anything else)."""
     if status is not None and status >= 500:
-        shown = " ".join(hab.page.locator("body").inner_text().split())[:300]
+        shown = squash(hab.page.locator("body").inner_text())[:300]
         raise PortalError(
             f"La DIAN respondió con error HTTP {status} después de «{click}». Ejecute de nuevo: el robot "
             "verificará leyendo el portal si la DIAN alcanzó a registrarlo",

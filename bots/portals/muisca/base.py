@@ -20,7 +20,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from bots.errors import PortalChanged, PortalError
 from bots.log import get_logger
 from bots.portals.base import PROHIBIDOS, ControlProhibido, Screen, verificar_control
-from bots.portals.muisca.texto import plegar
+from bots.text import same_folded, squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
@@ -104,7 +104,7 @@ class Pantalla(Screen):
         locator = self.loc.get(name)
         if locator.count() == 0:
             return ""
-        return " ".join(locator.first.inner_text().split())
+        return squash(locator.first.inner_text())
 
     def _valor(self, name: str) -> str:
         """``value`` of an input (hidden ones too); "" when absent."""
@@ -162,7 +162,7 @@ class Pantalla(Screen):
         opciones = select.locator("option")
         for index in range(opciones.count()):
             opcion = opciones.nth(index)
-            if plegar(opcion.inner_text()) == plegar(etiqueta):
+            if same_folded(opcion.inner_text(), etiqueta):
                 select.select_option(value=opcion.get_attribute("value") or "")
                 return
         raise self._cambio(f"«{self.loc.qualified(name)}» no ofrece la opción «{etiqueta}»", name)
@@ -192,7 +192,7 @@ class Pantalla(Screen):
 
 def _cuerpo(page: Page) -> str:
     try:
-        return " ".join(page.locator("body").inner_text(timeout=2000).split())[:300]
+        return squash(page.locator("body").inner_text(timeout=2000))[:300]
     except PlaywrightError:
         return ""
 

@@ -14,8 +14,8 @@ from bots import artifacts
 from bots.errors import BOGOTA, PortalChanged, PortalError
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.base import Pantalla, Sesion
-from bots.portals.muisca.texto import contiene, plegar
 from bots.retry import navigate
+from bots.text import contains_folded, squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Frame, Page
@@ -199,10 +199,10 @@ class Comunicados(Pantalla):
     def clave_mas_reciente(self) -> Comunicado | None:
         """Open the newest "clave dinámica" communication and read its key and validity."""
         asuntos = self.loc.get("asuntos")
-        indices = [i for i in range(asuntos.count()) if contiene(asuntos.nth(i).inner_text(), "clave dinamica")]
+        indices = [i for i in range(asuntos.count()) if contains_folded(asuntos.nth(i).inner_text(), "clave dinamica")]
         if not indices:
             return None
-        if not (self._hay("detalle") and contiene(self._texto("detalle_asunto"), "clave dinamica")):
+        if not (self._hay("detalle") and contains_folded(self._texto("detalle_asunto"), "clave dinamica")):
             self._enviar("asuntos", control=asuntos.nth(indices[0]))
             return Comunicados(self.sesion, self.page).clave_mas_reciente()
         clave = self.loc.get("detalle_clave").first.inner_text().strip()
@@ -214,20 +214,6 @@ class Comunicados(Pantalla):
     def cerrar(self) -> None:
         if not self.page.is_closed():
             self.page.close()
-
-
-def clasificar_error(texto: str) -> str:
-    """ "firma" (the firma electrónica password), "clave" (the clave dinámica), "espera" or "otro"."""
-    folded = plegar(texto)
-    if not folded:
-        return "otro"
-    if "esperar" in folded and "clave dinamica" in folded:
-        return "espera"
-    if "firma electronica" in folded and "clave dinamica" not in folded:
-        return "firma"
-    if "clave dinamica" in folded:
-        return "clave"
-    return "otro"
 
 
 #: Playwright's words when another element takes a click ("<aside …> intercepts pointer events").
@@ -274,7 +260,7 @@ class FirmaMarco:
 
     def _texto(self, name: str) -> str:
         locator = self.loc.get(name)
-        return " ".join(locator.first.inner_text().split()) if locator.count() else ""
+        return squash(locator.first.inner_text()) if locator.count() else ""
 
     def _clic(self, name: str) -> None:
         """One click on a control of the window; an element in the way is never clicked through."""

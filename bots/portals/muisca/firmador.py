@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bots import mensajes
 from bots.errors import BOGOTA, NeedsHuman, PortalError
 from bots.log import get_logger, register_secret
 from bots.mail import DynamicKey, MailError, MailTimeout, MailWatchers, dynamic_key_matcher
-from bots.portals.muisca.firma import Comunicados, Firma, FirmaMarco, clasificar_error
+from bots.mensajes import Kind
+from bots.portals.muisca.firma import Comunicados, Firma, FirmaMarco
 from bots.portals.muisca.numeracion import Mensaje
 from bots.steps import irreversible
 
@@ -117,14 +119,10 @@ class Firmador:
             if mensaje is not None:
                 return mensaje
             firma.proteger()
-            if motivo == "firma":
-                raise NeedsHuman(
-                    "MUISCA rechazó la clave de la firma electrónica. No se reintenta (la DIAN puede bloquear la "
-                    "firma): revise el secreto firma_password del cliente",
-                    reason="clave_firma_rechazada",
-                    dian_text=texto or None,
-                )
-            if motivo != "clave":
+            conocido = mensajes.mensajes().get(motivo)
+            if conocido is not None and conocido.kind is Kind.HUMANO:  # the firma electrónica password
+                raise mensajes.error_para(texto, "muisca_firma")
+            if conocido is None or conocido.kind is not Kind.REINTENTABLE:  # not a rejected clave dinámica
                 raise PortalError("MUISCA no firmó el documento", dian_text=texto or None)
             self.rechazadas.add(clave.valor)
             self.clave = None
@@ -171,8 +169,9 @@ class Firmador:
             ).value
             assert pedida is not None
             firma, error, enviada = pedida
-            if error and clasificar_error(error) == "espera":
-                raise PortalError("MUISCA no envió la clave dinámica: pide esperar", dian_text=error, retryable=True)
+            aviso = mensajes.clasificar(error, "muisca_firma")
+            if aviso is not None and aviso.kind is Kind.ESPERA:
+                raise mensajes.error_para(error, "muisca_firma")
             if not enviada:
                 raise PortalError("MUISCA no confirmó el envío de la clave dinámica", dian_text=error or None)
             self.solicitudes_de_clave += 1
@@ -334,7 +333,13 @@ def _firmado(firma: Firma | FirmaMarco) -> tuple[Mensaje | None, Firma | FirmaMa
     if mensaje is not None:
         return mensaje, firma, "", ""
     texto = firma.error()
-    return None, firma, texto, clasificar_error(texto)
+    return None, firma, texto, _motivo(texto)
+
+
+def _motivo(texto: str) -> str:
+    """The key of DIAN's message in the firma window (``bots/mensajes_dian.toml``), "otro" when unknown."""
+    conocido = mensajes.clasificar(texto, "muisca_firma")
+    return conocido.key if conocido else "otro"
 
 
 def _nota_firma(hecho: tuple[Mensaje | None, Firma | FirmaMarco, str, str]) -> dict[str, Any]:

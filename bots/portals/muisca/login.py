@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from bots import mensajes
 from bots.errors import InvalidInput, NeedsHuman, PortalChanged, PortalError
 from bots.log import get_logger, register_secret
 from bots.portals.muisca.base import Pantalla, Sesion
 from bots.portals.muisca.ingresos import IngresosRechazados
 from bots.portals.muisca.tablero import Tablero
-from bots.portals.muisca.texto import plegar
 from bots.retry import navigate
+from bots.text import same_folded, squash
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -32,11 +33,6 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 ENTRADA = "/WebArquitectura/DefLogin.faces"
-
-#: DIAN's words that prove a failed login was not a judgement on the password (S5's maintenance
-#: marker; S7 treats "Servicio no disponible, intente más tarde" as not a wrong password).
-MANTENIMIENTO = re.compile(r"en mantenimiento|no (?:esta|se encuentra) disponible|no disponible|intente mas tarde")
-
 
 class LoginAngular(Pantalla):
     """M-01, current Angular Material form."""
@@ -61,7 +57,7 @@ class LoginAngular(Pantalla):
         if opcion.count() == 0:
             opciones = self.loc.get("opcion_tipo_documento")
             for index in range(opciones.count()):
-                if plegar(opciones.nth(index).inner_text()) == plegar(etiqueta):
+                if same_folded(opciones.nth(index).inner_text(), etiqueta):
                     opcion = opciones.nth(index)
                     break
             else:
@@ -81,7 +77,7 @@ class LoginAngular(Pantalla):
             return
         continuar = self.loc.get("notificaciones_continuar")
         if continuar.count() != 1:
-            texto = " ".join(dialogo.first.inner_text().split())[:200]
+            texto = squash(dialogo.first.inner_text())[:200]
             raise self._cambio(f"Un diálogo desconocido cubre el ingreso a MUISCA («{texto}»)", "dialogo")
         log.info("aviso de notificaciones del navegador: Continuar")
         continuar.click()
@@ -250,7 +246,7 @@ def iniciar_sesion(sesion: Sesion, client: Client, password: SecretStr) -> Table
     texto = ""
     for nombre in ("mensaje", "alerta"):
         if not texto and resultado.has(nombre) and resultado.get(nombre).count():
-            texto = " ".join(resultado.get(nombre).first.inner_text().split())
+            texto = squash(resultado.get(nombre).first.inner_text())
     if resultado.screen == "login_bloqueado":
         raise NeedsHuman(
             "La cuenta de MUISCA del usuario está bloqueada; debe desbloquearla una persona "
@@ -258,12 +254,10 @@ def iniciar_sesion(sesion: Sesion, client: Client, password: SecretStr) -> Table
             reason="cuenta_bloqueada",
             dian_text=texto or None,
         )
-    if texto and MANTENIMIENTO.search(plegar(texto)):
-        raise PortalError(
-            "MUISCA no está disponible (mensaje de la DIAN); la contraseña no fue evaluada y se podrá usar más tarde",
-            dian_text=texto,
-            retryable=True,
-        )
+    # DIAN's words that prove the failure was not a judgement on the password (maintenance).
+    aviso = mensajes.clasificar(texto, "muisca_ingreso")
+    if texto and aviso is not None and aviso.retryable:
+        raise mensajes.error_para(texto, "muisca_ingreso")
     rechazos.recordar(password, texto or None)
     raise NeedsHuman(
         "MUISCA rechazó el ingreso. El robot no lo reintenta (la DIAN bloquea la cuenta tras varios intentos): "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bots.portals.muisca.texto import iguales, plegar
+from bots.text import fold, same_folded
 
 #: "* Tipo Facturación" options (M-07), as DIAN prints them.
 TIPOS_FACTURACION = (
@@ -18,7 +18,7 @@ TIPOS_FACTURACION = (
 def tipo_facturacion(texto: str) -> str:
     """The canonical "Tipo Facturación" for ``texto`` (case, accents and spaces ignored), or ``ValueError``."""
     for tipo in TIPOS_FACTURACION:
-        if iguales(tipo, texto) or plegar(tipo).replace(" ", "") == plegar(texto).replace(" ", ""):
+        if same_folded(tipo, texto) or fold(tipo).replace(" ", "") == fold(texto).replace(" ", ""):
             return tipo
     raise ValueError(texto)
 
@@ -35,7 +35,7 @@ class Pedido:
     def es(self, prefijo: str, desde: int | None, hasta: int | None, tipo: str | None = None) -> bool:
         """Same prefix and range (and type, when the screen shows it)."""
         same = prefijo.strip().upper() == self.prefijo and desde == self.desde and hasta == self.hasta
-        return same and (not tipo or iguales(tipo, self.tipo))
+        return same and (not tipo or same_folded(tipo, self.tipo))
 
     def se_cruza(self, prefijo: str, desde: int | None, hasta: int | None) -> bool:
         """Same prefix and an overlapping range."""

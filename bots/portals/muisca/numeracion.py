@@ -13,8 +13,8 @@ from bots.errors import NeedsHuman, PortalError
 from bots.log import get_logger
 from bots.portals.muisca.base import Descarga, Pantalla
 from bots.portals.muisca.modelo import TIPOS_FACTURACION, Pedido, tipo_facturacion
-from bots.portals.muisca.texto import digitos, entero, plegar
 from bots.retry import navigate
+from bots.text import digits, fold, integer, squash
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator
@@ -100,13 +100,13 @@ class FilaRango:
 
 def _columna(headers: list[str], *names: str) -> int | None:
     """Index of the first header equal to one of ``names`` (folded), else one containing it."""
-    folded = [plegar(h) for h in headers]
+    folded = [fold(h) for h in headers]
     for name in names:
-        if plegar(name) in folded:
-            return folded.index(plegar(name))
+        if fold(name) in folded:
+            return folded.index(fold(name))
     for name in names:
         for index, header in enumerate(folded):
-            if plegar(name) in header:
+            if fold(name) in header:
                 return index
     return None
 
@@ -116,12 +116,12 @@ def _leer_tabla(filas: Locator) -> list[dict[str, str]]:
     if filas.count() == 0:
         return []
     data: list[dict[str, Any]] = filas.evaluate_all(_LEER_FILAS)
-    return [{plegar(h): c for h, c in zip(row["h"], row["c"], strict=False)} for row in data]
+    return [{fold(h): c for h, c in zip(row["h"], row["c"], strict=False)} for row in data]
 
 
 def _celda(row: dict[str, str], *names: str) -> str:
     index = _columna(list(row), *names)
-    return " ".join(list(row.values())[index].split()) if index is not None else ""
+    return squash(list(row.values())[index]) if index is not None else ""
 
 
 class MenuNumeracion(Pantalla):
@@ -167,7 +167,7 @@ class Contribuyente(Pantalla):
 
     def verificar_nit(self, nit: str) -> None:
         """The taxpayer shown must be the client (NIT with or without check digit)."""
-        shown = digitos(self.nit())
+        shown = digits(self.nit())
         if shown not in (nit, nit + str(_dv(nit))):
             raise NeedsHuman(
                 f"MUISCA muestra el contribuyente NIT {shown or '(vacío)'} y no el cliente {nit}; "
@@ -201,7 +201,7 @@ class Consulta(Pantalla):
     nombre = "consulta"
 
     def nit(self) -> str:
-        return digitos(self._texto("nit"))
+        return digits(self._texto("nit"))
 
     # -- M-06 results ---------------------------------------------------------------------------
     def consultar(self) -> Consulta:
@@ -216,15 +216,15 @@ class Consulta(Pantalla):
             found.append(
                 FilaResultado(
                     indice=index,
-                    nro=digitos(_celda(row, "Nro. de Solicitud")),
+                    nro=digits(_celda(row, "Nro. de Solicitud")),
                     fecha=_celda(row, "Fecha"),
                     tipo_solicitud=_celda(row, "Tipo de Solicitud"),
                     estado=_celda(row, "Estado Solicitud", "Estado").upper(),
-                    formulario=digitos(_celda(row, "Solicitud Numeración de Facturación")),
+                    formulario=digits(_celda(row, "Solicitud Numeración de Facturación")),
                     prefijo=_celda(row, "Prefijo").upper(),
-                    desde=entero(_celda(row, "Rango Desde")),
-                    hasta=entero(_celda(row, "Rango Hasta")),
-                    resolucion=digitos(_celda(row, "Número de Resolución", "Resolución")),
+                    desde=integer(_celda(row, "Rango Desde")),
+                    hasta=integer(_celda(row, "Rango Hasta")),
+                    resolucion=digits(_celda(row, "Número de Resolución", "Resolución")),
                     fecha_autorizacion=_celda(row, "Fecha de Autorización"),
                 )
             )
@@ -264,10 +264,10 @@ class Consulta(Pantalla):
         return [
             FilaFormaliza(
                 indice=index,
-                nro=digitos(_celda(row, "Nro. de Solicitud")),
+                nro=digits(_celda(row, "Nro. de Solicitud")),
                 tipo_solicitud=_celda(row, "Tipo de Solicitud"),
                 estado=_celda(row, "Estado Solicitud", "Estado").upper(),
-                formulario=digitos(_celda(row, "Solicitud Numeración de Facturación")),
+                formulario=digits(_celda(row, "Solicitud Numeración de Facturación")),
             )
             for index, row in enumerate(_leer_tabla(self.loc.get("filas_formaliza")))
         ]
@@ -309,8 +309,8 @@ class SolicitudRangos(Pantalla):
             FilaRango(
                 tipo=_celda(row, "Tipo Facturación"),
                 prefijo=_celda(row, "Prefijo").upper(),
-                desde=entero(_celda(row, "Rango Desde")),
-                hasta=entero(_celda(row, "Rango Hasta")),
+                desde=integer(_celda(row, "Rango Desde")),
+                hasta=integer(_celda(row, "Rango Hasta")),
             )
             for row in _leer_tabla(self.loc.get("filas"))
         ]
@@ -380,18 +380,18 @@ class Resolucion(Pantalla):
             {
                 "tipo": _celda(row, "Tipo Facturación"),
                 "prefijo": _celda(row, "Prefijo").upper(),
-                "desde": entero(_celda(row, "Rango Desde")),
-                "hasta": entero(_celda(row, "Rango Hasta")),
-                "vigencia_meses": entero(_celda(row, "Vigencia")),
+                "desde": integer(_celda(row, "Rango Desde")),
+                "hasta": integer(_celda(row, "Rango Hasta")),
+                "vigencia_meses": integer(_celda(row, "Vigencia")),
                 "vigente_desde": _celda(row, "Vigente Desde"),
                 "vigente_hasta": _celda(row, "Vigente Hasta"),
             }
             for row in _leer_tabla(self.loc.get("filas"))
         ]
         return {
-            "numero": digitos(self._texto("numero")),
+            "numero": digits(self._texto("numero")),
             "fecha_autorizacion": self._texto("fecha_autorizacion"),
-            "nro_solicitud": digitos(self._texto("numero_solicitud")),
+            "nro_solicitud": digits(self._texto("numero_solicitud")),
             "estado": self._texto("estado"),
             "filas": filas,
         }
