@@ -6,8 +6,10 @@ Each transformation rewrites every HTML page the portal hosts serve (never the c
 - ``sin_clases``: layout classes removed (grid, panels, buttons' colours, form groups, text helpers);
 - ``opciones``: the ``<option>``s of every ``<select>`` in reverse order (a placeholder stays first);
 - ``columna``: a column inserted as the second column of every table;
-- ``etiquetas``: labels, headers and button texts upper-cased with doubled inner spaces;
-- ``ids``: every ``id`` renamed (``for`` and ``data-id`` follow; inline scripts are left as they are);
+- ``etiquetas``: labels, headers, button and link texts upper-cased with doubled inner spaces (links
+  inside table cells hold data and stay as they are);
+- ``ids``: every ``id`` renamed; ``for``, ``data-id``, ``#id`` references and the page's inline scripts
+  and styles follow (a site renaming its ids ships its scripts with them);
 - ``boton``: DIAN's action buttons relabelled ("Entrar" → "Continuar al portal", …);
 - ``superposicion``: an announcement modal injected over every signed-in page.
 
@@ -87,20 +89,53 @@ def _insert_column(root: HtmlElement) -> None:
 
 
 def _recase(root: HtmlElement) -> None:
+    # Links inside table cells are DIAN's data (a state word, a software name: _listOperationModes.cshtml
+    # wraps every cell's value in an <a>), not labels: a restyle of the labels leaves them as they are.
     for el in root.iter("label", "th", "button", "a"):
-        for node in (el,):
-            if node.text and node.text.strip():
-                node.text = "  " + "  ".join(node.text.strip().upper().split()) + " "
+        if el.tag == "a" and any(a.tag == "td" for a in el.iterancestors()):
+            continue
+        if el.text and el.text.strip():
+            el.text = "  " + "  ".join(el.text.strip().upper().split()) + " "
+
+
+#: Attributes that point at an element by id (``#id`` or a list of ids), besides ``for`` and ``data-id``.
+_ID_REFERENCES = ("href", "data-target", "data-parent", "aria-controls", "aria-labelledby", "aria-describedby")
 
 
 def _rename_ids(root: HtmlElement) -> None:
+    """Every id renamed, and what points at it follows: ``for``, ``data-id``, ``#id`` references and the
+    page's own inline scripts and styles (a site that renames its ids ships its scripts with them)."""
+    renamed: dict[str, str] = {}
     for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag == "script":
+        if not isinstance(el.tag, str) or el.tag in ("script", "style"):
             continue
-        for attr in ("id", "for", "data-id"):
+        value = el.get("id")
+        if value:
+            renamed[value] = f"{value}Nuevo"
+            el.set("id", renamed[value])
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        for attr in ("for", "data-id"):  # data-id is also DIAN's data (a contributor number): only ids follow
             value = el.get(attr)
-            if value:
-                el.set(attr, f"{value}Nuevo")
+            if value and value in renamed:
+                el.set(attr, renamed[value])
+        for attr in _ID_REFERENCES:
+            value = el.get(attr)
+            if value and value.startswith("#") and value[1:] in renamed:
+                el.set(attr, f"#{renamed[value[1:]]}")
+            elif value and attr.startswith("aria-") and all(v in renamed for v in value.split()):
+                el.set(attr, " ".join(renamed[v] for v in value.split()))
+    if not renamed:
+        return
+    names = "|".join(re.escape(i) for i in sorted(renamed, key=len, reverse=True) if len(i) > 2)
+    if not names:
+        return
+    # "#id" in selectors and CSS; 'id' / "id" as whole string literals (getElementById, jQuery).
+    pattern = re.compile(rf"(?<=#)({names})(?![\w-])|(?<=['\"])({names})(?=['\"])")
+    for el in root.iter("script", "style"):
+        if el.text and not el.get("src"):
+            el.text = pattern.sub(lambda m: renamed[m.group(0)], el.text)
 
 
 def _relabel(root: HtmlElement) -> None:
@@ -115,6 +150,8 @@ def _relabel(root: HtmlElement) -> None:
             for child in list(el):
                 if not isinstance(child.tag, str) or child.tag != "i":
                     el.remove(child)
+                else:
+                    child.tail = None  # the old label often follows an icon: <i></i> Entrar
             el.text = RELABEL[label]
 
 

@@ -43,7 +43,8 @@ class Facturador(Screen):
         return text or None
 
     def escribir_correo(self, email: str) -> None:
-        """Type the reception e-mail and check the field kept it exactly."""
+        """Type the reception e-mail and check the field kept it exactly (an unknown overlay stops first)."""
+        self.sin_superposiciones()
         field = self.locs.require("correo_recepcion")
         field.fill(email)
         if field.input_value() != email:
@@ -54,7 +55,8 @@ class Facturador(Screen):
 
     def registrar(self) -> ConfirmarRegistro:
         """Click "Registrar": DIAN asks for confirmation (H-04); nothing is sent yet."""
-        self.locs.require("registrar").click()
+        self.sin_superposiciones()
+        self.pulsar("registrar")
         return ConfirmarRegistro.recognise(self.page, self.locators)
 
     def modos_operacion(self) -> str | None:
@@ -67,6 +69,8 @@ class Facturador(Screen):
         return f"/Contributor/ConfigureOperationModes/{ident}" if ident.isdigit() else None
 
     def puede_sincronizar(self) -> bool:
+        """DIAN offers "Sincronizar" (an unknown overlay over the screen stops the run first)."""
+        self.sin_superposiciones()
         return self.presente("sincronizar") and self.locs.get("sincronizar").first.is_visible()
 
     def alertas(self) -> int:
@@ -75,7 +79,8 @@ class Facturador(Screen):
 
     def sincronizar(self) -> ConfirmarSincronizacion:
         """Click "Sincronizar Contribuyente a producción": DIAN asks for confirmation; nothing is sent yet."""
-        self.locs.require("sincronizar").click()
+        self.sin_superposiciones()
+        self.pulsar("sincronizar")
         return ConfirmarSincronizacion.recognise(self.page, self.locators)
 
 
@@ -91,12 +96,14 @@ class ConfirmarRegistro(Screen):
     def aceptar(self) -> int | None:
         """IRREVERSIBLE: click "Aceptar"; the form is posted and DIAN answers with a new page (on
         success it signs the user out). Returns the HTTP status of that page."""
+        self.sin_superposiciones(self.locs.get("texto"))  # the one dialog expected here: H-04 itself
         with self.page.expect_navigation(wait_until="load") as answer:
-            self.locs.require("aceptar").click()
+            self.pulsar("aceptar")
         return answer.value.status if answer.value else None
 
     def cancelar(self) -> None:
-        self.locs.require("cancelar").click()
+        self.sin_superposiciones(self.locs.get("texto"))
+        self.pulsar("cancelar")
 
 
 class ConfirmarSincronizacion(Screen):
@@ -110,11 +117,13 @@ class ConfirmarSincronizacion(Screen):
 
     def aceptar(self, alertas_antes: int) -> Aviso:
         """IRREVERSIBLE (idempotency unknown): click "Aceptar" and wait for DIAN's notification."""
-        self.locs.require("aceptar").click()
+        self.sin_superposiciones(self.locs.get("texto"))  # the one dialog expected here: H-11 itself
+        self.pulsar("aceptar")
         return ResultadoSincronizacion.recognise(self.page, self.locators).aviso(alertas_antes)
 
     def cancelar(self) -> None:
-        self.locs.require("cancelar").click()
+        self.sin_superposiciones(self.locs.get("texto"))
+        self.pulsar("cancelar")
 
 
 class ResultadoSincronizacion(Screen):

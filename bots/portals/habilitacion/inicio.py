@@ -62,7 +62,8 @@ class FechaProduccion(Screen):
     SCREEN = "fecha_produccion"
 
     def leer(self) -> FechasProduccion:
-        """The dates DIAN proposes."""
+        """The dates DIAN proposes (any overlay other than H-08 itself stops the run first)."""
+        self.sin_superposiciones(self.locs.get("fecha_produccion"))
         return FechasProduccion(
             habilitacion=parse_dian_date(self.valor("fecha_habilitacion", requerido=True)),
             produccion=parse_dian_date(self.valor("fecha_produccion", requerido=True)),
@@ -82,7 +83,8 @@ class FechaProduccion(Screen):
 
     def aceptar(self) -> ConfirmacionS2:
         """Click "Aceptar": DIAN asks for the RUT confirmation (H-09); nothing is sent yet."""
-        self.locs.require("aceptar").click()
+        self.sin_superposiciones(self.locs.get("fecha_produccion"))  # the one dialog expected here: H-08 itself
+        self.pulsar("aceptar")
         return ConfirmacionS2.recognise(self.page, self.locators)
 
 
@@ -103,9 +105,10 @@ class ConfirmacionS2(Screen):
         """IRREVERSIBLE: click "Aceptar" and read DIAN's answer (H-10). The wait for the answer starts before
         the click (DIAN's page notification closes itself after 10 s); if the notification is already gone,
         the answer is DIAN's JSON reply that the page would have shown (Dashboard.cshtml:426-445)."""
-        boton = self.locs.require("aceptar")
+        self.sin_superposiciones(self.locs.get("texto"))  # the one dialog expected here: H-09 itself
+        boton = self.control("aceptar")
         with self.page.expect_response(lambda r: SET_DATES_PATH in r.url, timeout=60_000) as answer:
-            boton.click()
+            self.pulsar("aceptar", control=boton)
         if answer.value.status >= 500:  # the view's Ajax error handler shows nothing (Dashboard.cshtml:435)
             raise PortalError(
                 f"La DIAN respondió con error HTTP {answer.value.status} al registrar la fecha de inicio en "
@@ -122,7 +125,8 @@ class ConfirmacionS2(Screen):
             return Aviso(texto=squash(str(reply["message"])), exito=reply.get("success") is True)
 
     def cancelar(self) -> None:
-        self.locs.require("cancelar").click()
+        self.sin_superposiciones(self.locs.get("texto"))
+        self.pulsar("cancelar")
 
 
 class ResultadoS2(Screen):

@@ -50,7 +50,9 @@ class ModosOperacion(Screen):
         return self.locs.get("filas").locator(f"{self.locs.selector('celdas')}:nth-child({index + 1})")
 
     def filas(self) -> list[ModoOperacion]:
-        """The associated operation modes. Every PIN read is registered with the log redaction."""
+        """The associated operation modes. Every PIN read is registered with the log redaction. An unknown
+        overlay over the list stops the run before anything is read or acted on."""
+        self.sin_superposiciones()
         rows = self.locs.get("filas")
         if rows.count() == 0:
             return []
@@ -136,8 +138,9 @@ class ModosOperacion(Screen):
     def asociar(self) -> int | None:
         """IRREVERSIBLE: click "Asociar"; the form is posted and DIAN answers with a new page (the
         list again, on success). Returns the HTTP status of that page."""
+        self.sin_superposiciones()
         with self.page.expect_navigation(wait_until="load") as answer:
-            self.locs.require("asociar").click()
+            self.pulsar("asociar")
         return answer.value.status if answer.value else None
 
 
@@ -149,6 +152,7 @@ class PaginaSetPruebas(Screen):
     def leer(self) -> SetPruebas:
         """TestSetId (hidden input), the state (the alert's first <strong>; the accepted alert has none) and the
         software's Id and PIN shown on the page. The PIN is registered with the log redaction."""
+        self.sin_superposiciones()
         aviso = self.texto("aviso", requerido=True) if self.presente("aviso") else ""
         estado = self.texto("estado", requerido=True) if self.presente("estado") else ""
         if not estado and contains(aviso, "superado satisfactoriamente"):

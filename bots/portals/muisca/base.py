@@ -132,6 +132,9 @@ class Pantalla(Screen):
         if control is not None:
             verificar_control(target, self.loc.qualified(name))
         qualified = self.loc.qualified(name)
+        # An overlay the screen does not know (other than one holding this very control) stops the run
+        # before the click: a DOM click would go through it, a pointer click would be swallowed by it.
+        self.sin_superposiciones(target)
         por_dom = dom and not target.is_visible()
         if por_dom:
             log.info("control sin tamaño para Playwright: clic por el DOM", selector=qualified)
