@@ -63,7 +63,7 @@ from bots.portals.habilitacion.procesos import (
     contradiction,
     dmy,
 )
-from bots.steps import StepStatus, exit_hook, irreversible
+from bots.steps import Phase, StepStatus, exit_hook, irreversible
 from bots.text import contains, squash
 
 if TYPE_CHECKING:
@@ -212,6 +212,14 @@ def salida_produccion(hab: Habilitacion, aprobacion: ProductionApproval | None) 
             fecha_text += " (ya registrada; no se tocó)"
         elif not registered_now:
             fecha_text += f" (la DIAN respondió: «{respuesta_fecha}»)"
+        if sync_status is StepStatus.NEVER and _sincronizado(hab) is True:
+            # Read before clicking: the production site already lets the company in (synchronised by
+            # hand or by another tool), so "Sincronizar" is not clicked again.
+            hab.journal.append(STEP_SINCRONIZAR, Phase.CONFIRMED, verified_after="lectura")
+            sync_status = StepStatus.DONE
+        elif sync_status is StepStatus.NEVER:
+            facturador = hab.abrir_facturador()  # the read above left the habilitación page
+            estado = facturador.leer()
         if sync_status is StepStatus.DONE:
             message = f"{fecha_text}; el contribuyente ya estaba sincronizado a producción."
             if respuesta_fecha is None:
