@@ -59,7 +59,8 @@ def catalogo(env: RobotEnv, nit: str) -> CatalogoState:
 
 
 def accept_test_set(env: RobotEnv, nit: str) -> None:
-    """The provider's test set for this client is accepted now (without moving the world's clock, which other clients may share)."""
+    """The provider's test set for this client is accepted now (the world's clock, which other clients may
+    share, does not move)."""
     state = state_of(env.world.clients[nit])
     state.test_set_delay = timedelta(0)
     refresh(env.world, state)
