@@ -5,7 +5,7 @@ test (markers ``robot`` and ``selfcheck``) and the xdist groups.
   objects in Chromium): it uses one of ``ROBOT_FIXTURES``, or its module marks it ``pytest.mark.robot``.
 - ``selfcheck``: every other test (recordings, the sandbox, units of the robot on their own).
 - Under ``pytest -n N --dist loadgroup`` (scripts/test) the tests of a module that share a module- or
-  class-scoped fixture (a sandbox, a browser, the habilitación lanes) run on one worker: each such test
+  class-scoped fixture (a sandbox, a browser, ``hab_env``) run on one worker: each such test
   gets ``xdist_group(<module>)``; the other tests spread one by one. Session fixtures (sandbox servers,
   pymap, Dovecot) start once per worker, each on free loopback ports.
 

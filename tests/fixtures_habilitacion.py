@@ -1,32 +1,19 @@
-"""Fixtures for the habilitación flows: a module-wide robot environment and scenario lanes.
+"""Fixtures and helpers for the habilitación flows.
 
-Each flow run is a real ``python -m flows.<name>`` process with its own Chromium and token login
-(about 10 s). To keep the suite short, the end-to-end scenarios of a test module run at the same time
-in a few *lanes* (threads), one client (NIT) per scenario, against one simulated DIAN:
+Each end-to-end scenario is a plain pytest test with its own client (NIT) and its own simulated DIAN
+(``robot_env``: a fresh ``World`` on a free port, the worker's pymap), so pytest-xdist spreads the
+scenarios over its workers one by one and ``-x``, ``--lf`` and ``--durations`` see each of them. Each
+flow run is a real ``python -m flows.<name>`` process with its own Chromium and token login (about 10 s).
 
-    LANES = {"a": [scenario_one, scenario_two], "b": [scenario_three]}
-
-    @pytest.fixture(scope="module")
-    def lanes(request, hab_env):
-        with Lanes.start(request, hab_env, LANES) as running:
-            yield running
-
-    def test_scenario_one(lanes):
-        lanes.check("scenario_one")          # re-raises the scenario's own assertion error
-
-Scenarios in one lane run one after the other; lanes run in parallel. Only the lanes holding a
-scenario selected for this session are started (``-k`` stays fast). Scenarios never move the shared
-sandbox clock: the provider's test set is accepted per client (``accept_test_set``).
+``hab_env`` is a robot environment shared by a whole test module, for modules whose tests may share one
+simulated DIAN (one client each); conftest.py puts such tests in one xdist group.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,65 +29,17 @@ from sandbox.world import World
 if TYPE_CHECKING:  # imported lazily: pytest loads tests.fixtures_robot as a plugin itself
     from tests.fixtures_robot import FlowResult, RobotEnv
 
-Scenario = Callable[["RobotEnv"], None]
 KILL_HOOK = "DIAN_TEST_EXIT_AFTER_CLICK"
 
 
 @pytest.fixture(scope="module")
 def hab_env(tmp_path_factory: pytest.TempPathFactory, pymap_server: ImapServer) -> Iterator[RobotEnv]:
-    """A robot environment (own simulated DIAN, shared pymap) for every scenario of a test module."""
+    """A robot environment (own simulated DIAN, shared pymap) for every test of a module that uses it."""
     from tests.fixtures_robot import RobotEnv
 
     world = World()
     with SandboxServer(world) as server:
         yield RobotEnv(tmp_path_factory.mktemp("habilitacion"), world, server, pymap_server)
-
-
-class Lanes:
-    """Scenario functions running in parallel lanes; ``check(name)`` waits for one and re-raises."""
-
-    def __init__(self, futures: dict[str, Future[None]]) -> None:
-        self._futures = futures
-
-    @classmethod
-    @contextmanager
-    def start(
-        cls, request: pytest.FixtureRequest, env: RobotEnv, lanes: dict[str, list[Scenario]]
-    ) -> Iterator[Lanes]:
-        module = request.module
-        selected = {item.name.removeprefix("test_") for item in request.session.items if item.module is module}
-        futures: dict[str, Future[None]] = {}
-        threads = []
-        for lane, scenarios in lanes.items():
-            chosen = [s for s in scenarios if s.__name__ in selected]
-            if not chosen:
-                continue
-            lane_futures = [(s, futures.setdefault(s.__name__, Future())) for s in chosen]
-            thread = threading.Thread(target=_run_lane, args=(env, lane_futures), name=f"carril-{lane}", daemon=True)
-            thread.start()
-            threads.append(thread)
-        try:
-            yield cls(futures)
-        finally:
-            for thread in threads:
-                thread.join()
-
-    def check(self, name: str) -> None:
-        future = self._futures.get(name)
-        if future is None:
-            raise AssertionError(f"escenario {name!r} no está en ningún carril")
-        future.result()
-
-
-def _run_lane(env: RobotEnv, scenarios: list[tuple[Scenario, Future[None]]]) -> None:
-    """Run a lane's scenarios one after the other, each result in its future."""
-    for scenario, future in scenarios:
-        try:
-            scenario(env)
-        except BaseException as exc:  # the test re-raises it
-            future.set_exception(exc)
-        else:
-            future.set_result(None)
 
 
 # --- helpers for scenarios ----------------------------------------------------------------------------
@@ -120,7 +59,8 @@ def catalogo(env: RobotEnv, nit: str) -> CatalogoState:
 
 
 def accept_test_set(env: RobotEnv, nit: str) -> None:
-    """The provider's test set for this client is accepted now (without moving the shared clock)."""
+    """The provider's test set for this client is accepted now (the world's clock, which other clients may
+    share, does not move)."""
     state = state_of(env.world.clients[nit])
     state.test_set_delay = timedelta(0)
     refresh(env.world, state)

@@ -1,7 +1,7 @@
 """Habilitación flows against the simulated DIAN (real Chromium, real IMAP), plus their building blocks.
 
-End-to-end scenarios (one client each, flows run as ``python -m flows.<name>`` processes, in parallel
-lanes; see ``tests.fixtures_habilitacion``):
+End-to-end scenarios (one test each, with its own client and simulated DIAN; flows run as
+``python -m flows.<name>`` processes; pytest-xdist spreads them over its workers):
 
 - a new client goes from "Pendiente de registro" to synchronised with production, flow by flow,
   including DIAN's sign-out after "Registrar" (a second token login); every flow run again does nothing;
@@ -20,7 +20,6 @@ import sys
 import threading
 import uuid
 from argparse import Namespace
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -41,7 +40,6 @@ from sandbox.catalogo import MESSAGES as SANDBOX_MESSAGES
 from sandbox.catalogo_state import PROVIDERS, set_stage, state_of
 from sandbox.faults import Fault
 from tests.fixtures_habilitacion import (
-    Lanes,
     accept_test_set,
     actions,
     catalogo,
@@ -67,6 +65,8 @@ NIT_OTRO_SOFTWARE = "901000006"
 NIT_FALLA_FECHA = "901000007"
 NIT_YA_REGISTRADA = "901000008"
 NIT_KILL_PROD = "901000009"
+#: The client's approval of the production date, in the profiles of the scenarios that go to production.
+APPROVAL = {"fecha_inicio": date.today(), "aprobado_por": "Ana Gómez (acta 12)", "aprobado_en": datetime.now(UTC)}
 
 
 def recepcion(nit: str) -> str:
@@ -246,8 +246,12 @@ def test_bad_input_stops_with_exit_2_before_any_browser(robot_env: RobotEnv) -> 
 # === end-to-end scenarios ================================================================================
 
 
-def new_client_reaches_production(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_new_client_reaches_production(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_NUEVO
+    env.add_client(nit)
     # Given a new client, "Pendiente de registro".
     # When it is registered: DIAN signs it out and the robot logs in again with a second token.
     result = flow(env, "registrar_facturador", nit)
@@ -306,8 +310,12 @@ def killed(env: RobotEnv, nit: str, name: str, click: str) -> None:
     assert result.returncode == KILLED, (click, result.returncode, result.stderr[-2000:])
 
 
-def killed_while_registering_and_associating_resumes_by_reading(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_killed_while_registering_and_associating_resumes_by_reading(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_KILL
+    env.add_client(nit)
     # Killed after "Registrar" (nothing sent yet), then right after "Aceptar" (sent, never confirmed).
     killed(env, nit, "registrar_facturador", "registrar_facturador.registrar")
     assert "registrar_facturador" not in actions(env, nit)
@@ -331,8 +339,12 @@ def killed_while_registering_and_associating_resumes_by_reading(env: RobotEnv) -
     assert confirmed == ["registrar_facturador.aceptar", "asociar_software.asociar"]
 
 
-def killed_while_going_to_production_resumes_by_reading(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_killed_while_going_to_production_resumes_by_reading(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_KILL_PROD  # accepted; its profile carries the client's approval of the date
+    env.add_client(nit, profile={"aprobacion_produccion": APPROVAL})
     set_stage(env.world, nit, "aceptado", email=recepcion(nit))
     for click in (
         "salida_produccion.aceptar_fecha",  # H-08 → H-09: nothing sent
@@ -354,8 +366,12 @@ def killed_while_going_to_production_resumes_by_reading(env: RobotEnv) -> None:
     assert any(e.portal == "produccion" and e.details["ok"] for e in env.world.journal.entries(nit, "abrir_token"))
 
 
-def chain_reports_where_it_stopped(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_chain_reports_where_it_stopped(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_CADENA
+    env.add_client(nit)
     # From "Pendiente de registro": registered, associated, then waiting for the provider's test set.
     result = flow(env, "habilitacion", nit)
     assert result.returncode == 3, result.stderr
@@ -384,7 +400,11 @@ def chain_reports_where_it_stopped(env: RobotEnv) -> None:
     assert "registrar_fecha_produccion" not in counts and "sincronizar_produccion" not in counts
 
 
-def pending_client_cannot_associate(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_pending_client_cannot_associate(robot_env: RobotEnv) -> None:
+    env = robot_env
+    env.add_client(NIT_PENDIENTE)
     result = flow(env, "asociar_software", NIT_PENDIENTE)
     assert result.returncode == 5, result.stderr
     assert result.json["status"] == "error_portal"
@@ -393,8 +413,12 @@ def pending_client_cannot_associate(env: RobotEnv) -> None:
     assert "asociar_software" not in actions(env, NIT_PENDIENTE)
 
 
-def registered_with_another_email_stops(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_registered_with_another_email_stops(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_OTRO_CORREO
+    env.add_client(nit)
     set_stage(env.world, nit, "registrado", email="otra.direccion@empresa-demo.test")
     result = flow(env, "registrar_facturador", nit)
     assert result.returncode == 4, result.stderr
@@ -403,8 +427,12 @@ def registered_with_another_email_stops(env: RobotEnv) -> None:
     assert "registrar_facturador" not in actions(env, nit)
 
 
-def another_software_already_associated_stops(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_another_software_already_associated_stops(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_OTRO_SOFTWARE
+    env.add_client(nit)
     set_stage(env.world, nit, "software_asociado", software=PROVIDERS[1])
     result = flow(env, "asociar_software", nit)
     assert result.returncode == 4, result.stderr
@@ -414,8 +442,12 @@ def another_software_already_associated_stops(env: RobotEnv) -> None:
     assert not (env.output_dir / nit / HANDOFF_NAME).exists()
 
 
-def dian_failure_on_the_date_is_retried_only_after_reading(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_dian_failure_on_the_date_is_retried_only_after_reading(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_FALLA_FECHA
+    env.add_client(nit, profile={"aprobacion_produccion": APPROVAL})
     set_stage(env.world, nit, "aceptado")
     # DIAN fails the production-date request before recording it (HTTP 500).
     env.world.faults.inject(nit, "registrar_fecha_produccion", Fault(http_500=True))
@@ -431,8 +463,12 @@ def dian_failure_on_the_date_is_retried_only_after_reading(env: RobotEnv) -> Non
     assert actions(env, nit).get("registrar_fecha_produccion") == 1
 
 
-def date_already_registered_goes_on_to_synchronise(env: RobotEnv) -> None:
+@pytest.mark.browser
+@pytest.mark.timeout(600)  # a loaded machine is slow
+def test_date_already_registered_goes_on_to_synchronise(robot_env: RobotEnv) -> None:
+    env = robot_env
     nit = NIT_YA_REGISTRADA
+    env.add_client(nit, profile={"aprobacion_produccion": APPROVAL})
     set_stage(env.world, nit, "aceptado")
     fecha = date.today()
     # Someone registers the date while the robot's confirmation is on its way: DIAN answers
@@ -451,81 +487,3 @@ def date_already_registered_goes_on_to_synchronise(env: RobotEnv) -> None:
     assert result.json["data"]["respuesta_fecha"] == SANDBOX_MESSAGES["s2_again"]
     assert result.json["data"]["respuesta_sincronizacion"] == SANDBOX_MESSAGES["sync_ok"]
     assert actions(env, nit).get("sincronizar_produccion") == 1
-
-
-LANES = {
-    "nuevo": [new_client_reaches_production],
-    "registro": [killed_while_registering_and_associating_resumes_by_reading, registered_with_another_email_stops],
-    "produccion": [killed_while_going_to_production_resumes_by_reading, another_software_already_associated_stops],
-    "cadena": [
-        chain_reports_where_it_stopped,
-        pending_client_cannot_associate,
-        dian_failure_on_the_date_is_retried_only_after_reading,
-        date_already_registered_goes_on_to_synchronise,
-    ],
-}
-APPROVAL = {"fecha_inicio": date.today(), "aprobado_por": "Ana Gómez (acta 12)", "aprobado_en": datetime.now(UTC)}
-
-
-@pytest.fixture(scope="module")
-def lanes(request: pytest.FixtureRequest, hab_env: RobotEnv) -> Iterator[Lanes]:
-    for nit in (NIT_NUEVO, NIT_KILL, NIT_CADENA, NIT_PENDIENTE, NIT_OTRO_CORREO, NIT_OTRO_SOFTWARE):
-        hab_env.add_client(nit)
-    for nit in (NIT_KILL_PROD, NIT_FALLA_FECHA, NIT_YA_REGISTRADA):  # profiles with the client's approval
-        hab_env.add_client(nit, profile={"aprobacion_produccion": APPROVAL})
-    with Lanes.start(request, hab_env, LANES) as running:
-        yield running
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_new_client_reaches_production(lanes: Lanes) -> None:
-    lanes.check("new_client_reaches_production")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_killed_while_registering_and_associating_resumes_by_reading(lanes: Lanes) -> None:
-    lanes.check("killed_while_registering_and_associating_resumes_by_reading")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_killed_while_going_to_production_resumes_by_reading(lanes: Lanes) -> None:
-    lanes.check("killed_while_going_to_production_resumes_by_reading")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_chain_reports_where_it_stopped(lanes: Lanes) -> None:
-    lanes.check("chain_reports_where_it_stopped")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_pending_client_cannot_associate(lanes: Lanes) -> None:
-    lanes.check("pending_client_cannot_associate")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_registered_with_another_email_stops(lanes: Lanes) -> None:
-    lanes.check("registered_with_another_email_stops")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_another_software_already_associated_stops(lanes: Lanes) -> None:
-    lanes.check("another_software_already_associated_stops")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_dian_failure_on_the_date_is_retried_only_after_reading(lanes: Lanes) -> None:
-    lanes.check("dian_failure_on_the_date_is_retried_only_after_reading")
-
-
-@pytest.mark.browser
-@pytest.mark.timeout(600)  # the lanes share two CPUs with Chromium; a loaded machine is slow
-def test_date_already_registered_goes_on_to_synchronise(lanes: Lanes) -> None:
-    lanes.check("date_already_registered_goes_on_to_synchronise")
