@@ -90,6 +90,10 @@ def build_parser() -> SpanishArgumentParser:
     )
     parser.add_argument("--grabar", action="store_true", help="graba también el HAR de los portales para promoverlo")
     parser.add_argument("--salida", type=Path, metavar="CARPETA", help="dónde dejar las páginas guardadas")
+    parser.add_argument(
+        "--estricto", action="store_true",
+        help="un localizador hallado solo por un candidato alternativo cuenta como roto (salida 5)",
+    )
     add_common_arguments(parser)
     return parser
 
@@ -336,13 +340,16 @@ def main() -> Outcome:
         print("\n".join(tabla(informes)))
         print(f"Páginas guardadas en {folder}")
     data = {"pantallas": _resumen(informes), "carpeta": str(folder)}
-    rotas = [r for r in informes if not r.ok]
+    rotas = [r for r in informes if not r.ok or (args.estricto and r.con(ALTERNATIVA))]
     if rotas:
         partes = []
         for r in rotas:
             faltan = ", ".join(v.name for v in r.con(FALTA))
             estado = "no reconocida" if r.version is None else f"versión {r.version}"
-            partes.append(f"{r.portal} {r.nombre} ({estado}; faltan: {faltan or 'ninguno'})")
+            parte = f"{r.portal} {r.nombre} ({estado}; faltan: {faltan or 'ninguno'}"
+            if args.estricto and r.con(ALTERNATIVA):
+                parte += "; solo por alternativa: " + ", ".join(v.name for v in r.con(ALTERNATIVA))
+            partes.append(parte + ")")
         first = rotas[0]
         page_path = folder / first.archivos[0] if first.archivos else None
         raise PortalChanged(

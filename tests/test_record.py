@@ -103,8 +103,10 @@ def test_a_broken_selector_in_a_copy_fails_the_check_naming_it(
     shutil.copytree(REPO / "selectors", copy)
     path = copy / "catalogo" / "2026.toml"
     text = path.read_text(encoding="utf-8")
-    assert "#add-prefix-form input#ContributorCode" in text
-    path.write_text(text.replace("#add-prefix-form input#ContributorCode", "#add-prefix-form input#NoExiste"), "utf-8")
+    # Every candidate of the control broken, as a DIAN change would break a selector set.
+    broken = re.sub(r"(?m)^nit_facturador = \{.*\}$", 'nit_facturador = { candidates = ["#NoExiste"] }', text)
+    assert broken != text
+    path.write_text(broken, "utf-8")
     done = _check("--recordings", str(salida), "--selectors", str(copy))
     assert done.returncode == 1, done.stdout[-3000:]
     assert "prefijos.nit_facturador" in done.stdout
