@@ -459,8 +459,7 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
                 wait_s = (row.not_before - datetime.now(UTC)).total_seconds()
                 if wait_s > _MAX_IN_JOB_WAIT_S:
                     return _with_clicks({"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: reintento más tarde"})
-                # The computed backoff before retrying an application failure (not a fixed sleep).
-                time.sleep(max(0.0, wait_s))
+                time.sleep(max(0.0, wait_s))  # wait-ok: the clock that matters, the computed retry backoff
                 continue
             if any(r[0] != HECHO for r in results.values()):
                 return _with_clicks({"nit": nit, "ran": ran, "stopped": outcome.status.value})
@@ -529,7 +528,7 @@ def _rate_limit(context: Any, settings: Settings) -> None:
         if host in hosts and route.request.resource_type in _LIMITED_TYPES:
             wait = store.take_slot(host, interval)
             if wait > 0:
-                time.sleep(wait)  # the slot the shared limiter gave this request (not a fixed sleep)
+                time.sleep(wait)  # wait-ok: the clock that matters, this request's slot from the shared limiter
         route.fallback()
 
     context.route("**/*", handler)
