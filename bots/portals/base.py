@@ -10,8 +10,6 @@ CLI or the nightly run. What every screen needs lives here once:
   covering the page is "portal changed" naming the element in the way, never a timeout);
 - ``leer_tabla``: a table read by header text (extra columns tolerated, a missing one = changed);
 - ``dialogo``: a dialog found by role and text, never by Bootstrap's ``.in``/``.show``;
-- ``vigilar``: start watching for what a click causes *before* the click (self-closing
-  notifications, dialogs that fade in);
 - ``sin_superposiciones``: an unknown overlay or modal stops the run instead of being clicked through;
 - ``cambio``: a ``PortalChanged`` with the page saved.
 """
@@ -31,7 +29,7 @@ from bots.log import get_logger
 from bots.text import squash
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
 
     from playwright.sync_api import Locator, Page
 
@@ -157,10 +155,6 @@ class Screen:
             label = squash(overlay.text_content())[:120]
             raise self.cambio(f"Una ventana o aviso desconocido cubre la pantalla {self.locs.screen}: «{label}»")
 
-    def vigilar(self, css: str) -> Vigilancia:
-        """Start watching for ``css`` to appear (a notification, a dialog) before the click causing it."""
-        return Vigilancia(self.page, css)
-
     # -- acting -------------------------------------------------------------------------------------
     def control(self, name: str) -> Locator:
         """The visible control ``name``, after the guard against forbidden controls."""
@@ -191,33 +185,6 @@ class Screen:
         )
 
 
-class Vigilancia:
-    """A MutationObserver installed before a click; ``esperar`` returns the first matching text."""
-
-    _INSTALL = """([css, key]) => {
-        window[key] = null;
-        const seen = () => { const el = document.querySelector(css);
-            if (el && !window[key]) { window[key] = (el.innerText || el.textContent || '').trim() || ' '; } };
-        seen();
-        new MutationObserver(seen).observe(document.documentElement, {childList: true, subtree: true,
-            attributes: true, characterData: true});
-    }"""
-
-    def __init__(self, page: Page, css: str) -> None:
-        self.page = page
-        self.css = css
-        self.key = f"__robot_seen_{abs(hash(css)) % 10**8}"
-        page.evaluate(self._INSTALL, [css, self.key])
-
-    def esperar(self, *, timeout_s: float = 15.0) -> str | None:
-        """The text of the first element matching ``css`` since the watch began; None if none came."""
-        try:
-            handle = self.page.wait_for_function(f"() => window['{self.key}']", timeout=timeout_s * 1000)
-        except PlaywrightTimeoutError:
-            return None
-        return squash(str(handle.json_value()))
-
-
 def verificar_control(control: Locator, qualified: str) -> None:
     """Refuse "Anular"/"Inhabilitar" controls, whatever selector led to them."""
     try:
@@ -243,8 +210,3 @@ def _same(a: Locator, b: Locator) -> bool:
         return bool(a.evaluate("(x, y) => x === y || x.contains(y) || y.contains(x)", b.element_handle()))
     except PlaywrightError:
         return False
-
-
-def first_of(options: Sequence[Locator]) -> Locator | None:
-    """The first locator of ``options`` present in the page (None if none is)."""
-    return next((o for o in options if o.count()), None)
