@@ -153,7 +153,10 @@ class Settings(BaseSettings):
     batch_browser_recycle: int = Field(20, ge=1)
 
     # Nightly run (flows.lote without a flow name).
-    state_url: str | None = None  # sqlite:///path or a path; default <output_dir>/estado.sqlite3
+    state_url: str | None = None  # sqlite:///path, a path or postgresql://...; default <output_dir>/estado.sqlite3
+    broker_url: str | None = None  # redis://host:6379/0: the distributed run's queue and shared limits
+    lease_ttl_s: float = Field(60, ge=2)  # a client's lock in the store expires this long after its holder dies
+    worker_max_tasks: int = Field(50, ge=1)  # a Celery worker process (and its browser) is renewed after this many
     nightly_workers: int | None = Field(None, ge=1, le=32)  # default: fitted to cores and memory
     nightly_max_attempts: int = Field(3, ge=1, le=10)  # application failures of a step in one night
     nightly_retry_delay_min: int = Field(30, ge=1)  # a wait without retry_at: look again after this

@@ -1,8 +1,9 @@
-"""Local journal of irreversible clicks: "about to click X" before, "clicked X" after.
+"""Journal of irreversible clicks: "about to click X" before, "clicked X" after.
 
 A crash or a kill between two clicks must never lead to clicking again blindly. Every irreversible
 click runs inside ``journal.step(name)``, which appends to ``<output_dir>/<nit>/pasos.jsonl``
-(JSON lines, mode 0600, fsynced):
+(JSON lines, mode 0600, fsynced) — or, when the store is shared (``DIAN_STATE_URL`` is PostgreSQL),
+the store's ``step_journal`` table, each record committed before the click:
 
 - ``antes``: about to click (written before the click);
 - ``despues``: the click went through and the portal answered (written after the block);
@@ -52,6 +53,7 @@ from bots.log import current_context, get_logger, redact_value
 
 if TYPE_CHECKING:
     from bots.config import Settings
+    from bots.state.store import Store
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -133,18 +135,29 @@ def exit_hook(name: str) -> None:
 
 
 class StepJournal:
-    """The journal of one client's irreversible steps (append-only JSON lines)."""
+    """The journal of one client's irreversible steps (append-only JSON lines in a local file)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
+    def _lines(self) -> list[str]:
+        return self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+
+    def _write(self, line: str) -> None:
+        """Append one line and fsync it before returning (it must be on disk before the click)."""
+        artifacts.private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, (line + "\n").encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     # reading
     def records(self, step: str | None = None) -> list[StepRecord]:
         """Every record (of one step, if given), oldest first. Unreadable lines are skipped."""
-        if not self.path.is_file():
-            return []
         found = []
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for line in self._lines():
             if not line.strip():
                 continue
             try:
@@ -181,13 +194,7 @@ class StepJournal:
             run_id=current_context().get("run_id"),
             details=redact_value({k: v for k, v in details.items() if v is not None}),
         )
-        artifacts.private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, (record.to_json() + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        self._write(record.to_json())
         _THIS_RUN.append((current_context().get("client"), step, phase))
         log.info("bitácora de pasos", step_name=step, phase=phase.value)
         return record
@@ -245,9 +252,36 @@ class IrreversibleStep:
             self.journal.append(self.name, Phase.FAILED, error=type(exc).__name__, **self.result)
 
 
+class SharedStepJournal(StepJournal):
+    """The same journal kept in the shared store (PostgreSQL), so a worker on another machine resumes a
+    client that a killed worker left mid-step. A record is committed before ``append`` returns."""
+
+    def __init__(self, store: Store, nit: str, path: Path) -> None:
+        super().__init__(path)  # the local path is only a name here (messages, logs)
+        self.store, self.nit = store, nit
+
+    def _lines(self) -> list[str]:
+        return self.store.journal_lines(self.nit)
+
+    def _write(self, line: str) -> None:
+        self.store.journal_append(self.nit, line)
+
+
+_SHARED_STORES: dict[str, Store] = {}
+
+
 def step_journal(settings: Settings, nit: str) -> StepJournal:
-    """The step journal of a client: ``<output_dir>/<nit>/pasos.jsonl``."""
-    return StepJournal(settings.output_dir / artifacts.safe_name(nit) / JOURNAL_NAME)
+    """The step journal of a client: ``<output_dir>/<nit>/pasos.jsonl``, or the shared store's
+    ``step_journal`` table when ``DIAN_STATE_URL`` is PostgreSQL."""
+    from bots.state.store import Store, is_shared, state_url
+
+    path = settings.output_dir / artifacts.safe_name(nit) / JOURNAL_NAME
+    if not is_shared(settings):
+        return StepJournal(path)
+    url = state_url(settings)
+    if url not in _SHARED_STORES:
+        _SHARED_STORES[url] = Store(url)
+    return SharedStepJournal(_SHARED_STORES[url], nit, path)
 
 
 def done_this_run(client: str | None) -> list[str]:

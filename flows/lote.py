@@ -1,7 +1,7 @@
 """Batch runner: the nightly pipeline over every client, or one flow for many clients.
 
     python -m flows.lote [--prefijo FE --desde 1 --hasta 5000] [--solo NIT ...] [--solo-fallidos]
-        [--concurrencia N] [--json]                                   # the whole pipeline (nightly run)
+        [--concurrencia N | --distribuido [--sin-esperar]] [--json]   # the whole pipeline (nightly run)
     python -m flows.lote asociar_prefijo --prefijo FE [--clientes clients.toml] [--solo NIT ...] [--json]
 
 Without a flow name every active client advances through the pipeline (registrar → asociar_software →
@@ -10,6 +10,8 @@ can tonight; the lasting state (``bots.state``) says what is done and each flow 
 portal first. The first five steps run as ``flows.habilitacion`` (one session), then
 ``flows.solicitar_numeracion`` and ``flows.asociar_prefijo`` (``--prefijo/--desde/--hasta``).
 
+- Distributed: ``--distribuido`` hands the same steps to Celery workers on any number of machines
+  (``flows.distribuido``: Redis queue and limits, PostgreSQL store, leases instead of OS locks).
 - Workers: ``--concurrencia N`` spawned processes (default ``DIAN_NIGHTLY_WORKERS`` or one per ~1 GB
   of free memory, at most the cores), each with one browser, one ``MailWatchers`` (clients sharing a
   mailbox share its connection) and a fresh context per client. A worker dies with its runner.
@@ -100,6 +102,7 @@ from bots.state import (
     REQUIERE_HUMANO,
     Approval,
     ClientLock,
+    Lease,
     StepRow,
     Store,
     lock_folder,
@@ -109,6 +112,7 @@ from bots.text import squash
 if TYPE_CHECKING:
     from bots.config import Client, Settings
     from bots.mail import MailWatchers
+    from bots.state.limits import Limits
 
 __all__ = [
     "PORTAL_OF", "SEVERITY", "SpanishArgumentParser", "advance_client", "help_text", "load_flow", "main", "next_steps",
@@ -383,13 +387,89 @@ def _init_worker(env: dict[str, str]) -> None:
     configure_logging(load_settings())
 
 
-def _worker_resources(settings: Settings) -> tuple[Store, MailWatchers]:
+def _worker_resources(settings: Settings) -> tuple[Store, Limits, MailWatchers]:
+    """This process's store, shared limits and mail watchers (opened once, kept for every client)."""
     from bots.mail import MailWatchers
 
     if "store" not in _WORKER:
         _WORKER["store"] = Store.open(settings)
+        _WORKER["limits"] = limits_for(settings, _WORKER["store"])
         _WORKER["watchers"] = MailWatchers(idle_renew=settings.idle_renew_s)
-    return _WORKER["store"], _WORKER["watchers"]
+    return _WORKER["store"], _WORKER["limits"], _WORKER["watchers"]
+
+
+def limits_for(settings: Settings, store: Store) -> Limits:
+    """The shared rate limit and breakers: in Redis when ``DIAN_BROKER_URL`` is set, else in the store."""
+    if settings.broker_url:
+        from bots.state.limits import RedisLimits
+
+        return RedisLimits(settings.broker_url)
+    return store
+
+
+@dataclass
+class Advance:
+    """What one call of ``advance_once`` did for a client."""
+
+    ran: dict[str, Any] | None  # the flow that ran: {"flujo", "pasos", "status"}; None when nothing was due
+    stopped: str  # why the client stops here (meaningful when again_at is None or far away)
+    again_at: datetime | None = None  # when its next step is due (None: not tonight, or a person/DIAN first)
+    paused: str | None = None  # the portal whose breaker stopped it
+
+
+def advance_once(nit: str, client: Client, options: NightOptions, settings: Settings, *, store: Store,
+                 limits: Limits, watchers: MailWatchers) -> Advance:
+    """Run the client's next due step (one flow) and store its result; the caller holds its lock.
+
+    The same for both modes: the embedded run calls it in a loop, a Celery task calls it once and
+    enqueues the next call at ``again_at``.
+    """
+    now = now_for(settings)
+    approval = store.approval(nit)
+    rows = store.steps(nit)
+    steps, why = next_steps(rows, now, approval, datetime.now(UTC))
+    if not steps:
+        return Advance(None, why)
+    portal = PORTAL_OF[steps[0]]
+    if limits.breaker(portal).is_open(datetime.now(UTC)):
+        return Advance(None, f"portal {portal} en pausa", paused=portal)
+    flow = "habilitacion" if steps[0] in _HABILITACION else steps[0]
+    outcome = _run_flow_for(flow, client, settings, watchers, options, approval, limits)
+    results = _step_results(flow, steps, rows, outcome, now, settings)
+    evidence = _evidence(outcome, client, settings)
+    for step, (status, failed, not_before) in results.items():
+        row = store.record(
+            nit, step, status, outcome=json.loads(outcome.to_json()), not_before=not_before,
+            evidence=evidence, failed=failed, at=now,
+        )
+        if failed and row.attempts >= settings.nightly_max_attempts:
+            store.record(nit, step, AGOTADO, ran=False, at=now)
+        elif failed:
+            wait = settings.retry_backoff_s * 2 ** (row.attempts - 1)
+            retry_at = datetime.now(UTC) + timedelta(seconds=wait)
+            store.record(nit, step, FALLIDO, ran=False, at=now, not_before=retry_at)
+    ran = {"flujo": flow, "pasos": list(results), "status": outcome.status.value}
+    if outcome.status == Status.ERROR_PORTAL:
+        opened = limits.portal_error(
+            portal, outcome.dian_text or outcome.message, threshold=settings.breaker_threshold,
+            pause=timedelta(minutes=settings.breaker_pause_min),
+        )
+        if opened.is_open(datetime.now(UTC)):
+            log.warning("portal en pausa por errores seguidos", portal=portal, errores=opened.consecutive)
+    elif outcome.status != Status.ERROR:
+        limits.portal_ok(portal)
+    if outcome.status == Status.OK and "solicitar_numeracion" in results:
+        later = now + timedelta(minutes=settings.sync_delay_min)
+        store.record(nit, "asociar_prefijo", PENDIENTE, ran=False, at=now, not_before=later)
+    failed_now = [s for s, r in results.items() if r[1]]
+    if failed_now:
+        row = store.steps(nit)[failed_now[0]]
+        if row.status != FALLIDO or row.not_before is None:
+            return Advance(ran, f"{failed_now[0]}: {row.status}")
+        return Advance(ran, f"{failed_now[0]}: reintento más tarde", again_at=row.not_before)
+    if any(r[0] != HECHO for r in results.values()):
+        return Advance(ran, outcome.status.value)
+    return Advance(ran, "", again_at=datetime.now(UTC))
 
 
 def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
@@ -403,9 +483,11 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
 
     settings = load_settings(clients_file=options.clients_file)
     retry.configure(settings.read_attempts, settings.read_backoff_max_s)
-    store, watchers = _worker_resources(settings)
+    store, limits, watchers = _worker_resources(settings)
     bind(run_id=options.run_id, client=nit)
-    lock = ClientLock(lock_folder(store.path), nit)
+    lock: ClientLock | Lease = (
+        store.lease(nit, ttl_s=settings.lease_ttl_s) if store.path is None else ClientLock(lock_folder(store.path), nit)
+    )
     if not lock.acquire():
         log.info("cliente en proceso por otra ejecución; se omite", client=nit)
         return {"nit": nit, "skipped": "bloqueado", "ran": []}
@@ -413,56 +495,17 @@ def advance_client(nit: str, options: NightOptions) -> dict[str, Any]:
     try:
         client = load_clients(settings.clients_file)[nit]
         while True:
-            now = now_for(settings)
-            approval = store.approval(nit)
-            rows = store.steps(nit)
-            steps, why = next_steps(rows, now, approval, datetime.now(UTC))
-            if not steps:
-                return _with_clicks({"nit": nit, "ran": ran, "stopped": why})
-            portal = PORTAL_OF[steps[0]]
-            breaker = store.breaker(portal)
-            if breaker.is_open(datetime.now(UTC)):
-                return _with_clicks({"nit": nit, "ran": ran, "stopped": f"portal {portal} en pausa", "paused": portal})
-            flow = "habilitacion" if steps[0] in _HABILITACION else steps[0]
-            outcome = _run_flow_for(flow, client, settings, watchers, options, approval)
-            results = _step_results(flow, steps, rows, outcome, now, settings)
-            evidence = _evidence(outcome, client, settings)
-            for step, (status, failed, not_before) in results.items():
-                row = store.record(
-                    nit, step, status, outcome=json.loads(outcome.to_json()), not_before=not_before,
-                    evidence=evidence, failed=failed, at=now,
-                )
-                if failed and row.attempts >= settings.nightly_max_attempts:
-                    store.record(nit, step, AGOTADO, ran=False, at=now)
-                elif failed:
-                    wait = settings.retry_backoff_s * 2 ** (row.attempts - 1)
-                    retry_at = datetime.now(UTC) + timedelta(seconds=wait)
-                    store.record(nit, step, FALLIDO, ran=False, at=now, not_before=retry_at)
-            ran.append({"flujo": flow, "pasos": list(results), "status": outcome.status.value})
-            if outcome.status == Status.ERROR_PORTAL:
-                opened = store.portal_error(
-                    portal, outcome.dian_text or outcome.message, threshold=settings.breaker_threshold,
-                    pause=timedelta(minutes=settings.breaker_pause_min),
-                )
-                if opened.is_open(datetime.now(UTC)):
-                    log.warning("portal en pausa por errores seguidos", portal=portal, errores=opened.consecutive)
-            elif outcome.status != Status.ERROR:
-                store.portal_ok(portal)
-            if outcome.status == Status.OK and "solicitar_numeracion" in results:
-                later = now + timedelta(minutes=settings.sync_delay_min)
-                store.record(nit, "asociar_prefijo", PENDIENTE, ran=False, at=now, not_before=later)
-            failed_now = [s for s, r in results.items() if r[1]]
-            if failed_now:
-                row = store.steps(nit)[failed_now[0]]
-                if row.status != FALLIDO or row.not_before is None:
-                    return _with_clicks({"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: {row.status}"})
-                wait_s = (row.not_before - datetime.now(UTC)).total_seconds()
-                if wait_s > _MAX_IN_JOB_WAIT_S:
-                    return _with_clicks({"nit": nit, "ran": ran, "stopped": f"{failed_now[0]}: reintento más tarde"})
-                time.sleep(max(0.0, wait_s))  # wait-ok: the clock that matters, the computed retry backoff
-                continue
-            if any(r[0] != HECHO for r in results.values()):
-                return _with_clicks({"nit": nit, "ran": ran, "stopped": outcome.status.value})
+            step = advance_once(nit, client, options, settings, store=store, limits=limits, watchers=watchers)
+            if step.ran:
+                ran.append(step.ran)
+            if step.again_at is None:
+                extra = {"paused": step.paused} if step.paused else {}
+                return _with_clicks({"nit": nit, "ran": ran, "stopped": step.stopped, **extra})
+            wait_s = (step.again_at - datetime.now(UTC)).total_seconds()
+            if wait_s > _MAX_IN_JOB_WAIT_S:
+                return _with_clicks({"nit": nit, "ran": ran, "stopped": step.stopped})
+            if wait_s > 0:
+                time.sleep(wait_s)  # wait-ok: the clock that matters, the computed retry backoff
     finally:
         lock.release()
 
@@ -476,7 +519,7 @@ def _with_clicks(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_flow_for(flow: str, client: Client, settings: Settings, watchers: MailWatchers, options: NightOptions,
-                  approval: Approval | None) -> Outcome:
+                  approval: Approval | None, limits: Limits) -> Outcome:
     """Prepare (no browser) and run one flow for one client, with the shared per-host rate limit."""
     from bots.browser import get_robot, shutdown
 
@@ -497,7 +540,7 @@ def _run_flow_for(flow: str, client: Client, settings: Settings, watchers: MailW
             return outcome
         try:
             with get_robot(settings).client_run(client) as run:
-                _rate_limit(run.context, settings)
+                _rate_limit(run.context, settings, limits)
                 outcome = module.run_for_client(run, client, settings, watchers=watchers, **kwargs)
         except RobotError as exc:
             outcome = Outcome.from_exception(exc)
@@ -514,19 +557,17 @@ def _run_flow_for(flow: str, client: Client, settings: Settings, watchers: MailW
 _LIMITED_TYPES = frozenset({"document", "xhr", "fetch", "other"})
 
 
-def _rate_limit(context: Any, settings: Settings) -> None:
+def _rate_limit(context: Any, settings: Settings, limits: Limits) -> None:
     """Every page, post or AJAX call to a DIAN portal host waits for its slot (shared by all workers
-    through the store: a slot every ``DIAN_RATE_PER_HOST_S`` seconds per host)."""
+    through the store or Redis: a slot every ``DIAN_RATE_PER_HOST_S`` seconds per host)."""
     interval = settings.rate_per_host_s
     if interval <= 0:
         return
     hosts = {urlsplit(settings.portal_url(p)).netloc.lower() for p in ("habilitacion", "produccion", "muisca")}
-    store = _WORKER.get("store") or Store.open(settings)
-
     def handler(route: Any) -> None:
         host = urlsplit(route.request.url).netloc.lower()
         if host in hosts and route.request.resource_type in _LIMITED_TYPES:
-            wait = store.take_slot(host, interval)
+            wait = limits.take_slot(host, interval)
             if wait > 0:
                 time.sleep(wait)  # wait-ok: the clock that matters, this request's slot from the shared limiter
         route.fallback()
@@ -655,6 +696,11 @@ def build_night_parser() -> SpanishArgumentParser:
     parser.add_argument("--desde", metavar="N", help="primer número del rango a solicitar")
     parser.add_argument("--hasta", metavar="N", help="último número del rango a solicitar")
     parser.add_argument("--tipo", metavar="TIPO", help="tipo de facturación (por omisión el primero de MUISCA)")
+    parser.add_argument(
+        "--distribuido", action="store_true",
+        help="encola los clientes con un paso pendiente para los trabajadores Celery (DIAN_BROKER_URL) y espera",
+    )
+    parser.add_argument("--sin-esperar", action="store_true", help="con --distribuido: solo encola y termina")
     parser.add_argument("--informe", metavar="ARCHIVO", help="dónde escribir el informe HTML")
     parser.add_argument("--json", action="store_true", help="imprime el resumen como JSON")
     return parser
@@ -672,6 +718,12 @@ def night_main(argv: Sequence[str]) -> Outcome:
     clients = load_clients(settings.clients_file)
     if args.concurrencia is not None and not 1 <= args.concurrencia <= 32:
         raise InvalidInput("--concurrencia debe estar entre 1 y 32.")
+    if args.sin_esperar and not args.distribuido:
+        raise InvalidInput("--sin-esperar solo tiene sentido con --distribuido.")
+    if args.distribuido and not settings.broker_url:
+        raise InvalidInput("--distribuido necesita DIAN_BROKER_URL (Redis, p. ej. redis://127.0.0.1:6379/0).")
+    if args.distribuido and args.concurrencia is not None:
+        raise InvalidInput("--concurrencia no aplica con --distribuido: cada trabajador Celery fija la suya.")
     if args.solo:
         wanted = list(dict.fromkeys(validate_nit(n) for n in args.solo))
         unknown = [n for n in wanted if n not in clients]
@@ -687,16 +739,27 @@ def night_main(argv: Sequence[str]) -> Outcome:
             failed = _failed_nits(store)
             selected = [c for c in selected if c.nit in failed]
         store.start_run(run_id)
-        store.close_breakers()
+        limits_for(settings, store).close_breakers()
     options = NightOptions(
         clients_file=str(settings.clients_file), run_id=run_id, prefijo=args.prefijo, desde=args.desde,
         hasta=args.hasta, tipo=args.tipo,
     )
-    workers = args.concurrencia or settings.nightly_workers or default_workers()
-    log.info("corrida nocturna", clientes=len(selected), procesos=workers)
-    jobs = run_night(selected, settings, options, workers=workers, progress=not args.json) if selected else []
+    if args.distribuido:
+        from flows.distribuido import produce
+
+        log.info("corrida nocturna distribuida", clientes=len(selected))
+        jobs = produce(selected, settings, options, wait=not args.sin_esperar)
+        if args.sin_esperar:
+            queued = sum(1 for j in jobs if j.get("stopped") == "encolado")
+            return Outcome(status=Status.OK, message=f"Corrida {run_id}: {queued} cliente(s) encolado(s).",
+                           data={"run_id": run_id, "encolados": queued})
+    else:
+        workers = args.concurrencia or settings.nightly_workers or default_workers()
+        log.info("corrida nocturna", clientes=len(selected), procesos=workers)
+        jobs = run_night(selected, settings, options, workers=workers, progress=not args.json) if selected else []
     with Store.open(settings) as store:
-        report_data = build_report(store, selected, jobs, now=now_for(settings), run_id=run_id)
+        report_data = build_report(store, selected, jobs, now=now_for(settings), run_id=run_id,
+                                   limits=limits_for(settings, store))
         html_path = Path(args.informe) if args.informe else _report_path(settings, run_id)
         write_html(report_data, html_path)
         store.finish_run(run_id, {"exit": report_data["exit_code"], "informe": str(html_path)})

@@ -42,9 +42,16 @@ class Portal:
         )
 
 
-@pytest.fixture
-def journal(tmp_path: Path) -> StepJournal:
-    return StepJournal(tmp_path / "pasos.jsonl")
+@pytest.fixture(params=["archivo", "postgresql"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path) -> StepJournal:
+    """The file journal (one machine) and the shared one in PostgreSQL: the same protocol on both."""
+    if request.param == "archivo":
+        return StepJournal(tmp_path / "pasos.jsonl")
+    from bots.state import Store
+
+    store = Store(request.getfixturevalue("postgres_url"))
+    request.addfinalizer(store.close)
+    return steps.SharedStepJournal(store, "900123456", tmp_path / "pasos.jsonl")
 
 
 def phases(journal: StepJournal) -> list[str]:
@@ -102,7 +109,8 @@ def test_an_interrupted_step_the_portal_cannot_settle_needs_a_person(journal: St
         irreversible(journal, "asociar_prefijo.aceptar", act=lambda: None, verify=lambda: None, what="asociar")
 
 
-def test_failure_messages_say_what_this_run_did(journal: StepJournal) -> None:
+def test_failure_messages_say_what_this_run_did(journal: StepJournal, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(steps, "_THIS_RUN", [])  # this process's record starts empty for each journal kind
     with bound(client="900111222"):
         assert steps.this_run_sentence("900111222") == "En esta ejecución no se hizo ningún clic irreversible."
         Portal().run(journal)

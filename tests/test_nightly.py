@@ -99,7 +99,7 @@ def test_two_nights_mixed_stages(robot_env: RobotEnv, page: Any) -> None:
     assert any(p.endswith("entrega-proveedor-habilitacion.json") for p in rows[NUEVO]["evidencia"])
     assert any(p.endswith(".pdf") for p in rows[LISTO]["evidencia"])  # the formato 1876
     with Store(env.output_dir / "estado.sqlite3") as store:  # every worker took its request slots there
-        hosts = {r[0] for r in store.db.execute("SELECT host FROM rate_slots")}
+        hosts = {r["host"] for r in store.query("SELECT host FROM rate_slots")}
     assert {urlsplit(env.env[f"DIAN_{p}_URL"]).netloc for p in ("HABILITACION", "MUISCA")} <= hosts
     assert_no_duplicate_irreversible(env)
     after_first = irreversible_counts(env)

@@ -1,4 +1,5 @@
-"""The nightly run's lasting state: SQLite store with migrations, per-client OS locks, approvals."""
+"""The nightly run's lasting state: a SQLite or PostgreSQL store with Alembic migrations, per-client
+locks (OS locks on one machine, leases in the store across machines), approvals."""
 
 from bots.state.locks import ClientLock, lock_folder
 from bots.state.store import (
@@ -12,8 +13,11 @@ from bots.state.store import (
     REQUIERE_HUMANO,
     Approval,
     Breaker,
+    Lease,
     StepRow,
     Store,
+    is_shared,
+    state_url,
     store_path,
 )
 
@@ -29,8 +33,11 @@ __all__ = [
     "Approval",
     "Breaker",
     "ClientLock",
+    "Lease",
     "StepRow",
     "Store",
+    "is_shared",
     "lock_folder",
+    "state_url",
     "store_path",
 ]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from bots.config import Client
+    from bots.state.limits import Limits
 
 #: The client's stage, named by its first step not done yet.
 STAGES = {
@@ -165,13 +166,14 @@ def client_row(client: Client, rows: dict[str, StepRow], job: dict[str, Any] | N
 
 
 def build_report(store: Store, clients: Sequence[Client], jobs: Sequence[dict[str, Any]], *, now: datetime,
-                 run_id: str) -> dict[str, Any]:
-    """The night's data: clients, paused portals, counts, the worst result and its exit code."""
+                 run_id: str, limits: Limits | None = None) -> dict[str, Any]:
+    """The night's data: clients, paused portals, counts, the worst result and its exit code
+    (the breakers are read from ``limits`` when they live apart from the store, i.e. in Redis)."""
     by_nit = {j.get("nit"): j for j in jobs}
     lines = [client_row(c, store.steps(c.nit), by_nit.get(c.nit)) for c in clients]
     paused = [
         {"portal": b.portal, "errores": b.consecutive, "hasta": _when(b.open_until), "texto": b.last_text}
-        for b in store.breakers() if b.open_until is not None
+        for b in (limits or store).breakers() if b.open_until is not None
     ]
     worst = max((r["resultado"] for r in lines), key=SEVERITY.index, default="ok")
     if worst == "ok" and paused:
