@@ -1,4 +1,4 @@
-"""`python -m bench [mail|flujo|lote|cambio|suite] [--rapido]`: the benchmarks, their JSON and tables."""
+"""`python -m bench [mail|flujo|lote|distribuido|cambio|suite] [--rapido]`: the benchmarks, their JSON and tables."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "mail": "correo: del APPEND a la clave leída; robot, piso IDLE, sondeo 5 s y RPA Framework; 20 clientes",
     "flujo": "asociar_prefijo y solicitar_numeracion con latencia inyectada 0/100/300 ms frente a su piso",
     "lote": "lote de clientes por el paso del prefijo con concurrencia 1/4/8/16: clientes/min, aceleración, PSS",
+    "distribuido": "los mismos clientes con 1/2/4 trabajadores Celery (Redis + PostgreSQL): clientes/min, aceleración",
     "cambio": "detección de portal cambiado y costo de los candidatos de respaldo de los localizadores",
     "suite": "tiempo de scripts/test en este equipo, desglosado por archivo de pruebas",
 }
@@ -37,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ventana", type=float, help="mail: segundos de la ventana con 20 clientes esperando")
     parser.add_argument("--latencias", type=float, nargs="+", help="flujo/lote: latencias por petición en ms")
     parser.add_argument("--flujos", nargs="+", choices=["asociar_prefijo", "solicitar_numeracion"], help="flujo")
-    parser.add_argument("--clientes", type=int, help="lote: cuántos clientes simulados")
+    parser.add_argument("--clientes", type=int, help="lote/distribuido: cuántos clientes simulados")
     parser.add_argument("--concurrencias", type=int, nargs="+", help="lote: niveles de concurrencia")
+    parser.add_argument("--trabajadores", type=int, nargs="+", help="distribuido: cuántos trabajadores Celery")
     parser.add_argument("--repeticiones", type=int, help="cambio: mediciones por caso")
     parser.add_argument("--espera", type=float, help="cambio: segundos que el robot espera la pantalla")
     parser.add_argument("--archivos", nargs="+", help="suite: archivos de prueba a correr (por defecto todos)")
@@ -53,6 +55,7 @@ def options_for(name: str, args: argparse.Namespace) -> dict[str, object]:
                  "ventana": args.ventana, "seed": args.semilla},
         "flujo": {"rondas": args.rondas, "latencias_ms": args.latencias, "flujos": args.flujos},
         "lote": {"clientes": args.clientes, "concurrencias": args.concurrencias, "latencias_ms": args.latencias},
+        "distribuido": {"clientes": args.clientes, "trabajadores": args.trabajadores, "latencias_ms": args.latencias},
         "cambio": {"repeticiones": args.repeticiones, "timeout_s": args.espera},
         "suite": {"archivos": args.archivos},
     }[name]

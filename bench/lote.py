@@ -1,13 +1,5 @@
-"""Batch: N simulated clients through the prefix step at several concurrency levels, 300 ms per request.
-
-Each level gets N fresh clients (synced to production, resolution visible) and the clients file lists
-only them. When `flows.lote` offers `--concurrencia`, one batch process runs them with it; otherwise
-(today's sequential batch) level c runs c batch processes side by side, each `--solo` its share of
-the clients, and the result says so. Measured per level: wall time from the first process start to
-the last exit, clients/min (clients that ended "ok"), speed-up over level 1, and peak PSS of the
-runner processes and all their children (Chromium included; the sandbox and the IMAP server, which run
-in this benchmark's own process, are not counted), sampled from /proc/<pid>/smaps_rollup every 0.5 s.
-"""
+"""Batch: N simulated clients through the nightly pipeline's prefix step at several concurrency levels,
+300 ms per request (the method is in ``run``'s result text)."""
 
 from __future__ import annotations
 
@@ -20,17 +12,6 @@ from bench.env import BenchEnv, finished
 
 TARGET_SPEEDUP_AT_8 = 5.0
 TARGET_PSS_PER_CLIENT_MB = 150.0
-
-
-def has_concurrency_option() -> bool:
-    """True when ``flows.lote <flow>`` (one flow over many clients) takes --concurrencia.
-
-    Today only the whole nightly pipeline (no flow name) has worker processes; the prefix step alone is
-    measured with c batch processes side by side, each with its share of the clients.
-    """
-    from flows.lote import build_parser
-
-    return any("--concurrencia" in a.option_strings for a in build_parser()._actions)
 
 
 class PeakPss:
@@ -61,34 +42,48 @@ class PeakPss:
         self._thread.join(5)
 
 
-def one_level(env: BenchEnv, clients: int, concurrency: int, native: bool) -> dict[str, Any]:
-    env.profiles.clear()
-    env.secrets.clear()
+def seed_prefix_clients(env: BenchEnv, clients: int, state_url: str) -> list[str]:
+    """Fresh clients at the prefix step: DIAN's side synced with a resolution; the store says every
+    earlier step is done, so the nightly pipeline runs only ``asociar_prefijo`` for them."""
+    from bots.state import HECHO, PIPELINE, Store
+
     nits = [env.new_nit() for _ in range(clients)]
     for nit in nits:
         env.ready_for_prefix(nit)
     env.write_files()
-    base = ["asociar_prefijo", "--prefijo", "FE", "--json"]
-    if native:
-        commands = [[*base, "--concurrencia", str(concurrency)]]
-    else:
-        shares = [nits[i::concurrency] for i in range(concurrency)]
-        commands = [[*base, "--solo", *share] for share in shares if share]
+    with Store(state_url) as store:
+        for nit in nits:
+            for step in PIPELINE[:-1]:
+                store.record(nit, step, HECHO, ran=False)
+    return nits
+
+
+def count_done(data: dict[str, Any]) -> tuple[int, dict[str, int]]:
+    """Clients the night left with nothing pending, and every result's count."""
+    rows = data.get("clientes", [])
+    results = [str(r.get("resultado")) for r in rows]
+    return sum(1 for r in rows if r.get("paso_pendiente") is None), {x: results.count(x) for x in set(results)}
+
+
+def one_level(env: BenchEnv, clients: int, concurrency: int) -> dict[str, Any]:
+    env.profiles.clear()
+    env.secrets.clear()
+    state = str(env.root / f"estado-c{concurrency}.sqlite3")
+    nits = seed_prefix_clients(env, clients, state)
+    env.env["DIAN_STATE_URL"] = state
+    args = ["--prefijo", "FE", "--desde", "1", "--hasta", "100", "--concurrencia", str(concurrency), "--json",
+            "--solo", *nits]
     with PeakPss() as pss:
         started = time.monotonic()
-        procs = [env.popen("flows.lote", *args) for args in commands]
-        pss.roots = [p.pid for p in procs]
-        outputs = [p.communicate(timeout=3600) for p in procs]
+        proc = env.popen("flows.lote", *args)
+        pss.roots = [proc.pid]
+        out, err = proc.communicate(timeout=7200)
         wall = time.monotonic() - started
-    statuses: list[str] = []
-    for proc, (out, err) in zip(procs, outputs, strict=True):
-        run = finished(proc.returncode, wall, out, err)
-        statuses += [str(r.get("status")) for r in run.data.get("resultados", [])]
-    ok = sum(1 for s in statuses if s == "ok")
-    return {"concurrency": concurrency, "clients": clients, "processes": len(commands), "wall_s": wall, "ok": ok,
-            "statuses": {s: statuses.count(s) for s in set(statuses)},
-            "clients_per_min": ok * 60 / wall if wall else float("nan"),
-            "peak_pss_mb": pss.peak_kb / 1024, "pss_samples": pss.samples}
+    run = finished(proc.returncode, wall, out, err)
+    ok, statuses = count_done(run.data)
+    return {"concurrency": concurrency, "clients": clients, "processes": concurrency, "wall_s": wall, "ok": ok,
+            "statuses": statuses, "clients_per_min": ok * 60 / wall if wall else float("nan"),
+            "peak_pss_mb": pss.peak_kb / 1024, "pss_samples": pss.samples, "exit": proc.returncode}
 
 
 def run(rapido: bool = False, *, clientes: int | None = None, concurrencias: list[int] | None = None,
@@ -96,31 +91,28 @@ def run(rapido: bool = False, *, clientes: int | None = None, concurrencias: lis
     n = clientes or (5 if rapido else 100)
     levels = sorted(set(concurrencias or ([1, 2] if rapido else [1, 4, 8, 16])))
     latency_ms = (latencias_ms or [300])[0]
-    native = has_concurrency_option()
-    mode = ("flows.lote --concurrencia c (one batch process)" if native else
-            "c batch processes side by side, each --solo its share (flows.lote has no --concurrencia yet: "
-            "today's batch is sequential)")
     result = Result(
         "lote",
-        f"Lote: {n} clientes por el paso del prefijo, latencia {latency_ms:g} ms por petición",
+        f"Lote: {n} clientes por el paso del prefijo de la corrida nocturna, latencia {latency_ms:g} ms por petición",
         (
-            f"concurrency c = {mode}; fresh clients per level; wall = first process start to last exit; "
-            "clients/min counts clients that ended ok; speed-up = clients/min at c / clients/min at the lowest "
-            "level; peak PSS = highest sum of /proc/<pid>/smaps_rollup Pss over the runner processes and all "
-            "their descendants (Chromium included; sandbox and IMAP server excluded), sampled every 0.5 s; PSS "
-            "per extra client = (peak at c - peak at the lowest level) / (c - lowest)."
+            "python -m flows.lote --prefijo FE --concurrencia c --solo <the level's clients>: the nightly pipeline, "
+            "fresh clients per level whose store says every step before asociar_prefijo is done (so each runs "
+            "exactly the prefix step: login by mailed token, Rangos de numeración, Asociar); DIAN_RATE_PER_HOST_S=0 "
+            "(the politeness limit would cap throughput by design; this measures the robot's own concurrency); "
+            "wall = runner start to exit; clients/min counts clients left with nothing pending; speed-up = "
+            "clients/min at c / clients/min at the lowest level; peak PSS = highest sum of "
+            "/proc/<pid>/smaps_rollup Pss over the runner and all its descendants (worker processes and their "
+            "Chromium; the sandbox and IMAP server run in the benchmark's process and are not counted), sampled "
+            "every 0.5 s; PSS per extra client = (peak at c - peak at the lowest level) / (c - lowest)."
         ),
-        config={"clients": n, "levels": levels, "latency_ms": latency_ms, "native_concurrency": native},
+        config={"clients": n, "levels": levels, "latency_ms": latency_ms},
     )
-    if not native:
-        result.notes.append("flows.lote no tiene --concurrencia en esta rama: la concurrencia se mide con procesos "
-                            "de lote en paralelo (cada uno con su Python y su Chromium, de ahí el PSS por cliente "
-                            "extra), no con el pipeline nocturno.")
     per_level: list[dict[str, Any]] = []
     with BenchEnv() as env:
         env.world.faults.set_request_latency(latency_ms / 1000)
+        env.env["DIAN_RATE_PER_HOST_S"] = "0"
         for c in levels:
-            per_level.append(one_level(env, n, c, native))
+            per_level.append(one_level(env, n, c))
         env.world.faults.set_request_latency(0.0)
     first = per_level[0]
     rows = []

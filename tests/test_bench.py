@@ -63,6 +63,7 @@ def test_mail_cambio_flujo_lote_tiny(tmp_path: Path) -> None:
         ["cambio", "--repeticiones", "1", "--espera", "0.5"],
         ["flujo", "--rondas", "1", "--latencias", "0", "--flujos", "asociar_prefijo"],
         ["lote", "--clientes", "1", "--concurrencias", "1", "--latencias", "0"],
+        ["distribuido", "--clientes", "1", "--trabajadores", "1", "--latencias", "0"],
     ]
     for argv in runs:
         assert bench_main([*argv, "--salida", str(tmp_path)]) == 0, argv
@@ -73,6 +74,8 @@ def test_mail_cambio_flujo_lote_tiny(tmp_path: Path) -> None:
     assert flujo["wall_s"]["n"] == 1 and flujo["requests"] > 0
     [level] = _result(tmp_path, "lote")["figures"]["levels"]
     assert level["ok"] == 1 and level["peak_pss_mb"] > 0
+    [level] = _result(tmp_path, "distribuido")["figures"]["levels"]
+    assert level["ok"] == 1 and level["workers"] == 1
 
 
 @pytest.mark.slow
