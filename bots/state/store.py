@@ -228,8 +228,12 @@ class Store:
         A SQLite file made before Alembic (its own ``schema_version`` table at version 1) is adopted:
         stamped at 0001, then upgraded.
         """
+        import logging
+
         from alembic import command
         from alembic.config import Config
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-open INFO lines are noise here
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
