@@ -254,3 +254,14 @@ def test_a_lease_taken_over_after_expiry_is_reported_lost_to_its_old_holder(targ
         old.release()  # deletes only its own lease
         assert store.lease_holder("1") == "b"
         new.release()
+
+
+def test_the_store_rides_out_a_postgresql_restart(postgres_server: object, postgres_url: str) -> None:
+    from tests.fixtures_servers import Postgres
+
+    assert isinstance(postgres_server, Postgres)
+    with Store(postgres_url) as store:
+        store.record("900123456", "registrar", HECHO)
+        postgres_server.restart()  # pooled connections are now dead; pool_pre_ping replaces them
+        row = store.record("900123456", "asociar_software", HECHO)
+        assert row.status == HECHO and store.steps("900123456")["registrar"].status == HECHO
