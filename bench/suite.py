@@ -24,6 +24,34 @@ TARGET_S = 300.0
 RAPIDO = ["tests/test_text.py", "tests/test_nit_rules.py", "tests/test_mail_parsers.py"]
 
 
+#: Areas of the suite: the first pattern a file's name contains names its area.
+AREAS: tuple[tuple[str, str], ...] = (
+    ("test_drift", "deriva del portal (8 flujos × 4 variantes)"),
+    ("test_distribuido", "modo distribuido (Celery, Redis, PostgreSQL)"),
+    ("test_nightly", "corrida nocturna"),
+    ("test_flow", "flujos del robot contra el sandbox"),
+    ("test_salida_produccion", "flujos del robot contra el sandbox"),
+    ("test_irreversible", "pasos irreversibles y bitácora"),
+    ("test_reconocer", "primer contacto: reconocer, grabar, HAR"),
+    ("test_record", "primer contacto: reconocer, grabar, HAR"),
+    ("test_har", "primer contacto: reconocer, grabar, HAR"),
+    ("test_mail", "correo (IMAP, parsers)"),
+    ("test_sandbox", "el sandbox por sí solo"),
+    ("test_recordings", "grabaciones, selectores y fidelidad"),
+    ("test_locators", "grabaciones, selectores y fidelidad"),
+    ("test_fidelity", "grabaciones, selectores y fidelidad"),
+    ("test_state", "estado y límites compartidos"),
+    ("test_limits", "estado y límites compartidos"),
+    ("test_bench", "benchmarks en miniatura"),
+    ("test_secret", "secretos y registros"),
+    ("test_log", "secretos y registros"),
+)
+
+
+def area_of(file: str) -> str:
+    return next((name for pattern, name in AREAS if pattern in file), "unidades (config, textos, mensajes, NIT)")
+
+
 def per_file(junit: Path) -> tuple[float, dict[str, dict[str, Any]]]:
     """pytest's own time and, per test file, tests, summed seconds and the slowest test."""
     root = ET.parse(junit).getroot()
@@ -78,6 +106,17 @@ def run(rapido: bool = False, *, archivos: list[str] | None = None, command: lis
              f"{f['slowest']} ({fmt(f['slowest_s'], 1)} s)", f["failed"]] for name, f in ordered]
     result.tables.append(md_table(["total s", "pytest s", "verificaciones previas s", "código"],
                                   [[fmt(wall, 1), fmt(pytest_s, 1), fmt(wall - pytest_s, 1), done.returncode]]))
+    areas: dict[str, list[float]] = {}
+    for name, f in ordered:
+        entry = areas.setdefault(area_of(name), [0, 0.0])
+        entry[0] += f["tests"]
+        entry[1] += f["seconds"]
+    result.figures["areas"] = {a: {"tests": int(t), "seconds": sec} for a, (t, sec) in areas.items()}
+    total = sum(sec for _, sec in areas.values()) or 1e-9
+    result.tables.append(md_table(
+        ["área", "pruebas", "suma s", "% de la suma"],
+        [[a, int(t), fmt(sec, 1), fmt(100 * sec / total, 0)] for a, (t, sec) in
+         sorted(areas.items(), key=lambda kv: -kv[1][1])]))
     result.tables.append(md_table(["archivo", "pruebas", "suma s", "% del total", "la más lenta", "fallidas"], rows))
     if done.returncode != 0:
         result.notes.append(f"scripts/test terminó con código {done.returncode}: {tail[0] if tail else ''}")
