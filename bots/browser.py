@@ -37,11 +37,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from bots import artifacts
 from bots.errors import InvalidInput, RobotError, Waiting
@@ -395,6 +397,46 @@ def _save_failure(run: ClientRun, exc: BaseException, step: str) -> Path | None:
         log.warning("no se pudo guardar error.json", error=type(err).__name__)
     log.error("falla: artefactos guardados", artifacts=str(directory), error_type=type(exc).__name__)
     return directory
+
+
+@contextmanager
+def shared_browser(settings: Settings) -> Iterator[dict[str, str]]:
+    """One Chromium for several worker processes: started here with a DevTools endpoint on 127.0.0.1,
+    yielded as the settings that make each worker attach to it (``DIAN_BROWSER=cdp``,
+    ``DIAN_CDP_URL``) and open its own fresh context per client; stopped when the block ends.
+
+    What it saves: the browser, GPU and network processes of every worker but one. What it costs:
+    Playwright drives the workers' contexts over CDP (lower fidelity than its own protocol), a crash of
+    this one browser fails the clients in flight on every worker (each is retried as any browser
+    crash), and any local user can reach the DevTools port while it runs (it is bound to loopback, on
+    a random port, with a private profile folder): use it on a machine whose users you trust.
+    """
+    executable = str(SYSTEM_CHROMIUM) if settings.browser == "system" else find_chromium()
+    if not executable:
+        raise InvalidInput("No hay Chromium para el navegador compartido: ejecute scripts/setup.")
+    profile = Path(tempfile.mkdtemp(prefix="dian-navegador-compartido-"))
+    os.chmod(profile, 0o700)
+    args = [
+        executable, "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1",
+        f"--user-data-dir={profile}", "--no-first-run", "--no-default-browser-check",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-gpu",
+    ]
+    if settings.is_headless:
+        args.append("--headless=new")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    proc = subprocess.Popen([*args, "about:blank"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "TZ": TIMEZONE})
+    try:
+        endpoint = _read_devtools_endpoint(proc, settings.browser_start_timeout_s)
+        if endpoint is None:
+            raise RobotError("El navegador compartido no abrió su puerto de depuración.")
+        log.info("navegador compartido iniciado", pid=proc.pid)
+        address = urlsplit(endpoint).netloc  # ws://127.0.0.1:PORT/devtools/browser/… → the HTTP endpoint
+        yield {"DIAN_BROWSER": "cdp", "DIAN_CDP_URL": f"http://{address}"}
+    finally:
+        _stop_process(proc)
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def _read_devtools_endpoint(proc: subprocess.Popen[bytes], timeout_s: float) -> str | None:

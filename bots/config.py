@@ -158,6 +158,7 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(60, ge=2)  # a client's lock in the store expires this long after its holder dies
     worker_max_tasks: int = Field(50, ge=1)  # a Celery worker process (and its browser) is renewed after this many
     nightly_workers: int | None = Field(None, ge=1, le=32)  # default: fitted to cores and memory
+    nightly_shared_browser: bool = False  # workers attach to one Chromium over CDP (less memory; see bots.browser)
     nightly_max_attempts: int = Field(3, ge=1, le=10)  # application failures of a step in one night
     nightly_retry_delay_min: int = Field(30, ge=1)  # a wait without retry_at: look again after this
     rate_per_host_s: float = Field(1.0, ge=0)  # seconds between two requests to one DIAN host

@@ -618,11 +618,26 @@ def _failed_nits(store: Store) -> set[str]:
 
 def run_night(clients: Sequence[Client], settings: Settings, options: NightOptions, *, workers: int,
               progress: bool = False) -> list[dict[str, Any]]:
-    """Advance every client in ``workers`` spawned processes (one browser each); the jobs' results."""
+    """Advance every client in ``workers`` spawned processes (one browser each, or one Chromium for all
+    with ``DIAN_NIGHTLY_SHARED_BROWSER``); the jobs' results."""
+
+    from contextlib import ExitStack
+
+    from bots.browser import shared_browser
+
+    env = {k: v for k, v in os.environ.items() if k.startswith("DIAN_")}
+    stack = ExitStack()
+    if settings.nightly_shared_browser and workers > 1:
+        env.update(stack.enter_context(shared_browser(settings)))  # one Chromium, a context per client
+    with stack:
+        return _run_pool(clients, options, workers, env, progress)
+
+
+def _run_pool(clients: Sequence[Client], options: NightOptions, workers: int, env: dict[str, str],
+              progress: bool) -> list[dict[str, Any]]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    env = {k: v for k, v in os.environ.items() if k.startswith("DIAN_")}
     pending = [c.nit for c in clients]
     results: dict[str, dict[str, Any]] = {}
     bar = _progress(len(pending)) if progress else None
