@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flujos", nargs="+", choices=["asociar_prefijo", "solicitar_numeracion"], help="flujo")
     parser.add_argument("--clientes", type=int, help="lote/distribuido: cuántos clientes simulados")
     parser.add_argument("--concurrencias", type=int, nargs="+", help="lote: niveles de concurrencia")
+    parser.add_argument("--navegador-compartido", action="store_true",
+                        help="lote: cada nivel también con un solo Chromium para todos los procesos (por CDP)")
     parser.add_argument("--trabajadores", type=int, nargs="+", help="distribuido: cuántos trabajadores Celery")
     parser.add_argument("--repeticiones", type=int, help="cambio: mediciones por caso")
     parser.add_argument("--espera", type=float, help="cambio: segundos que el robot espera la pantalla")
@@ -54,7 +56,8 @@ def options_for(name: str, args: argparse.Namespace) -> dict[str, object]:
         "mail": {"rondas": args.rondas, "servidores": args.servidores, "sin_rpa": args.sin_rpa or None,
                  "ventana": args.ventana, "seed": args.semilla},
         "flujo": {"rondas": args.rondas, "latencias_ms": args.latencias, "flujos": args.flujos},
-        "lote": {"clientes": args.clientes, "concurrencias": args.concurrencias, "latencias_ms": args.latencias},
+        "lote": {"clientes": args.clientes, "concurrencias": args.concurrencias, "latencias_ms": args.latencias,
+                 "compartido": args.navegador_compartido or None},
         "distribuido": {"clientes": args.clientes, "trabajadores": args.trabajadores, "latencias_ms": args.latencias},
         "cambio": {"repeticiones": args.repeticiones, "timeout_s": args.espera},
         "suite": {"archivos": args.archivos},

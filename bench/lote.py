@@ -87,7 +87,9 @@ def one_level(env: BenchEnv, clients: int, concurrency: int) -> dict[str, Any]:
 
 
 def run(rapido: bool = False, *, clientes: int | None = None, concurrencias: list[int] | None = None,
-        latencias_ms: list[float] | None = None) -> Result:
+        latencias_ms: list[float] | None = None, compartido: bool = False) -> Result:
+    """``compartido``: run every level twice in the same run, with a browser per worker process and
+    with one Chromium shared by all (``DIAN_NIGHTLY_SHARED_BROWSER``), alternating."""
     n = clientes or (5 if rapido else 100)
     levels = sorted(set(concurrencias or ([1, 2] if rapido else [1, 4, 8, 16])))
     latency_ms = (latencias_ms or [300])[0]
@@ -105,17 +107,37 @@ def run(rapido: bool = False, *, clientes: int | None = None, concurrencias: lis
             "Chromium; the sandbox and IMAP server run in the benchmark's process and are not counted), sampled "
             "every 0.5 s; PSS per extra client = (peak at c - peak at the lowest level) / (c - lowest)."
         ),
-        config={"clients": n, "levels": levels, "latency_ms": latency_ms},
+        config={"clients": n, "levels": levels, "latency_ms": latency_ms, "shared_browser_compared": compartido},
     )
-    per_level: list[dict[str, Any]] = []
+    modes = ["propio", "compartido"] if compartido else ["propio"]
+    per_mode: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}
     with BenchEnv() as env:
         env.world.faults.set_request_latency(latency_ms / 1000)
         env.env["DIAN_RATE_PER_HOST_S"] = "0"
         for c in levels:
-            per_level.append(one_level(env, n, c))
+            for mode in modes:
+                env.env["DIAN_NIGHTLY_SHARED_BROWSER"] = str(mode == "compartido").lower()
+                per_mode[mode].append({**one_level(env, n, c), "browser": mode})
         env.world.faults.set_request_latency(0.0)
-    first = per_level[0]
+    if compartido:
+        result.method += (" Each level is run twice, alternating: 'propio' = one browser per worker process; "
+                          "'compartido' = DIAN_NIGHTLY_SHARED_BROWSER=true, the workers attach over CDP to one "
+                          "Chromium the runner starts (counted in its tree). Per-client PSS is per mode.")
+    per_level: list[dict[str, Any]] = []
     rows = []
+    for mode in modes:
+        _rows_for(per_mode[mode], n, result, rows, mode if compartido else None)
+        per_level += per_mode[mode]
+    result.figures["levels"] = per_level
+    header = ["concurrencia", "procesos", "ok", "total s", "clientes/min", "aceleración", "PSS pico MB",
+              "PSS por cliente extra MB"]
+    result.tables.append(md_table((["navegador"] if compartido else []) + header, rows))
+    return result
+
+
+def _rows_for(per_level: list[dict[str, Any]], n: int, result: Result, rows: list[list[Any]],
+              mode: str | None) -> None:
+    first = per_level[0]
     for level in per_level:
         c = level["concurrency"]
         speedup = level["clients_per_min"] / first["clients_per_min"] if first["clients_per_min"] else float("nan")
@@ -123,20 +145,16 @@ def run(rapido: bool = False, *, clientes: int | None = None, concurrencias: lis
             "concurrency"] else float("nan")
         level["speedup"] = speedup
         level["pss_per_extra_client_mb"] = extra
-        rows.append([c, level["processes"], f"{level['ok']}/{n}", fmt(level["wall_s"], 1),
-                     fmt(level["clients_per_min"], 2), fmt(speedup, 2) + "x", fmt(level["peak_pss_mb"], 0),
-                     fmt(extra, 0)])
+        rows.append(([mode] if mode else []) + [
+            c, level["processes"], f"{level['ok']}/{n}", fmt(level["wall_s"], 1), fmt(level["clients_per_min"], 2),
+            fmt(speedup, 2) + "x", fmt(level["peak_pss_mb"], 0), fmt(extra, 0)])
+        label = f" ({mode})" if mode else ""
         if level["ok"] < n:
             missing = n - level['ok']
-            result.notes.append(f"Concurrencia {c}: {missing} cliente(s) no terminaron ok: {level['statuses']}.")
+            result.notes.append(f"Concurrencia {c}{label}: {missing} cliente(s) no terminaron ok: {level['statuses']}.")
         if c == 8 and speedup < TARGET_SPEEDUP_AT_8:
-            result.notes.append(f"Aceleración a 8: {speedup:.2f}x (meta ≥ {TARGET_SPEEDUP_AT_8:g}x) en "
+            result.notes.append(f"Aceleración a 8{label}: {speedup:.2f}x (meta ≥ {TARGET_SPEEDUP_AT_8:g}x) en "
                                 "este equipo (núcleos en el JSON, compartido).")
         if extra == extra and extra > TARGET_PSS_PER_CLIENT_MB:
-            result.notes.append(f"Concurrencia {c}: {extra:.0f} MB de PSS por cliente concurrente extra "
+            result.notes.append(f"Concurrencia {c}{label}: {extra:.0f} MB de PSS por cliente concurrente extra "
                                 f"(meta ≤ {TARGET_PSS_PER_CLIENT_MB:g} MB).")
-    result.figures["levels"] = per_level
-    result.tables.append(md_table(
-        ["concurrencia", "procesos", "ok", "total s", "clientes/min", "aceleración", "PSS pico MB",
-         "PSS por cliente extra MB"], rows))
-    return result
