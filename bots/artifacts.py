@@ -73,6 +73,18 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line to an owner-only file and fsync it before returning (journals that must be on
+    disk before the action they announce)."""
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def step_dir(step: str | None = None, *, base: Path | None = None) -> Path:
     """``<base>/<run_id>/<client>/<step>/`` for the current run (created, mode 0700).
 

@@ -145,13 +145,7 @@ class StepJournal:
 
     def _write(self, line: str) -> None:
         """Append one line and fsync it before returning (it must be on disk before the click)."""
-        artifacts.private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        artifacts.append_line(self.path, line)
 
     # reading
     def records(self, step: str | None = None) -> list[StepRecord]:

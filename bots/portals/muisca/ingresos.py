@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,13 +43,7 @@ class IngresosRechazados:
             },
             ensure_ascii=False,
         )
-        artifacts.private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, (line + "\n").encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        artifacts.append_line(self.path, line)
 
     def rechazo_de(self, password: SecretStr) -> dict[str, Any] | None:
         """The record of an earlier rejection of this very password, if any."""
